@@ -1,0 +1,2 @@
+namespace EmbeddingGemma.Evaluation;
+internal static class AssemblyMarker { }

@@ -1,0 +1,2 @@
+namespace EmbeddingGemma.Search;
+internal static class AssemblyMarker { }

@@ -1,0 +1,2 @@
+namespace EmbeddingGemma.Server;
+internal static class AssemblyMarker { }
