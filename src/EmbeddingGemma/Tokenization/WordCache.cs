@@ -7,6 +7,10 @@ internal sealed class WordCache
     private const int MaxEntries = 100_000;
     private readonly Dictionary<string, int[]> _map = new(StringComparer.Ordinal);
 
+    /// <summary>Turns the cache off on the current thread (the linear-time test measures the uncached worst case).</summary>
+    [ThreadStatic]
+    internal static bool DisabledOnThisThread;
+
     public WordCache() => Lookup = _map.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
