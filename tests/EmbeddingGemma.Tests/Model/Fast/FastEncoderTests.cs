@@ -109,3 +109,33 @@ public class FastEncoderTests
         Assert.Equal(ErrorKind.InputTooLong, Assert.Throws<EmbeddingGemmaException>(() => enc.EncodePooled([new int[201]], pooled)).Kind);
     }
 }
+
+/// <summary>The fast engine against the double-precision spec oracle on the same (dequantized) weights.</summary>
+public class FastEncoderOracleTests
+{
+    [Theory]
+    [InlineData(GgmlType.F32, Tolerances.CosineFp32)]
+    [InlineData(GgmlType.BF16, Tolerances.CosineFp32)]
+    [InlineData(GgmlType.Q8_0, Tolerances.CosineQuantized)]
+    [InlineData(GgmlType.Q4_0, Tolerances.CosineQuantized)]
+    public void Matches_spec_oracle_on_the_same_weights(GgmlType type, double minCos)
+    {
+        var w = FastEncoderTests.TinyWeights(5, type);
+        var seqs = FastEncoderTests.Sequences(6, 5, 300, 60).Append(new int[150].Select((_, i) => (i * 7) % 300).ToArray()).ToArray();
+        var got = new float[seqs.Length * 64];
+        new FastEncoder(w).EncodePooled(seqs, got);
+        for (var i = 0; i < seqs.Length; i++)
+        {
+            var expected = NaiveOracle.Pooled(w, seqs[i].Span);
+            double dot = 0, ne = 0, ng = 0;
+            for (var c = 0; c < 64; c++)
+            {
+                dot += expected[c] * got[i * 64 + c];
+                ne += expected[c] * expected[c];
+                ng += (double)got[i * 64 + c] * got[i * 64 + c];
+            }
+            var cos = dot / Math.Sqrt(ne * ng);
+            Assert.True(cos >= minCos, $"{type} sequence {i} (length {seqs[i].Length}): cos {cos:F9} < {minCos}");
+        }
+    }
+}
