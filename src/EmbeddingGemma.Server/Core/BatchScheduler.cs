@@ -22,6 +22,7 @@ public sealed class BatchScheduler : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private int _pending;
     private long _batches;
+    private int _disposed;
 
     public BatchScheduler(IEmbeddingBackend backend, EmbeddingServerOptions options, ServerMetrics metrics)
     {
@@ -196,6 +197,10 @@ public sealed class BatchScheduler : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _channel.Writer.TryComplete();
         _abort.Cancel();
         _worker.Join(TimeSpan.FromSeconds(30));

@@ -158,7 +158,7 @@ public sealed class EmbeddingService
             if (input.TokenIds is { } ids)
             {
                 ValidateTokenIds(ids, where, info, field);
-                result[i] = Wrap(() => backend.PrepareTokenIds(ids, truncate), where, field);
+                result[i] = Wrap(() => backend.PrepareTokenIds(ids, truncate: true), where, field);
             }
             else
             {
@@ -172,10 +172,12 @@ public sealed class EmbeddingService
                     throw new ApiException(ApiErrorType.TooLarge,
                         $"{where} has {text.Length} characters; the maximum is {Options.MaxInputCharacters} (checked before tokenizing).", field);
                 }
-                var options = new InputOptions { PromptName = promptName, Prompt = request.Prompt, Title = input.Title, Truncate = truncate };
+                var options = new InputOptions { PromptName = promptName, Prompt = request.Prompt, Title = input.Title, Truncate = true };
                 result[i] = Wrap(() => backend.Tokenize(text, options), where, field);
             }
-            if (!truncate && result[i].Ids.Length > info.MaxSequenceLength)
+            // The engine always truncates (and reports the count before truncation); refusing is decided here so
+            // the error can carry the token count.
+            if (!truncate && (result[i].Truncated || result[i].Ids.Length > info.MaxSequenceLength))
             {
                 throw new ApiException(ApiErrorType.TooLong,
                     $"{where} has {result[i].OriginalTokenCount} tokens; the maximum is {info.MaxSequenceLength} and truncation is off.", field)

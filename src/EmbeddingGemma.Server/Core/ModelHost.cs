@@ -35,6 +35,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     private BatchScheduler? _scheduler;
     private volatile ModelState _state = ModelState.Loading;
     private int _active;
+    private int _disposed;
     private Task? _loadTask;
 
     public ModelHost(BackendLoader loader, IOptions<EmbeddingServerOptions> options, ServerMetrics metrics,
@@ -167,6 +168,10 @@ public sealed partial class ModelHost : IHostedService, IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _scheduler?.Dispose();
         _backend?.Dispose();
         _loadCts.Dispose();
