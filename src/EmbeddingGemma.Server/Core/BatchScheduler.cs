@@ -103,15 +103,18 @@ public sealed class BatchScheduler : IDisposable
                 int tokens = 0;
                 while (batch.Count < _options.MaxBatchRequests)
                 {
-                    WorkItem? item = carry;
+                    WorkItem? item = carry; // a carried item was already claimed
                     carry = null;
-                    if (item is null && !reader.TryRead(out item))
+                    if (item is null)
                     {
-                        break;
-                    }
-                    if (!item.TryTake())
-                    {
-                        continue; // client gone: already released and counted as dropped
+                        if (!reader.TryRead(out item))
+                        {
+                            break;
+                        }
+                        if (!item.TryTake())
+                        {
+                            continue; // client gone: already released and counted as dropped
+                        }
                     }
                     if (batch.Count > 0 && tokens + item.Ids.Length > _options.MaxBatchTokens)
                     {
@@ -132,13 +135,13 @@ public sealed class BatchScheduler : IDisposable
         }
         // Fail whatever is left (only on abort; a normal completion drains the channel first).
         var leftovers = new List<WorkItem>();
-        if (carry is not null)
-        {
-            leftovers.Add(carry);
-        }
         while (reader.TryRead(out var rest))
         {
             leftovers.Add(rest);
+        }
+        if (carry is not null)
+        {
+            carry.Fail(new ApiException(ApiErrorType.Unavailable, "The server is shutting down."));
         }
         foreach (var item in leftovers)
         {
