@@ -64,7 +64,7 @@ public static class EmbeddingServerServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<EmbeddingService>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<EmbeddingServerOptions>>((k, o) =>
-            k.Limits.MaxRequestBodySize = o.Value.MaxRequestBodyBytes);
+            k.Limits.MaxRequestBodySize = o.Value.MaxRequestBodyBytes + JsonRequest.DrainAllowance);
         services.AddCors();
         return services;
     }

@@ -8,16 +8,26 @@ namespace EmbeddingGemma.Server.Http;
 /// <summary>Reads a JSON request body within the size limit and reads typed fields with precise error messages.</summary>
 internal static class JsonRequest
 {
+    /// <summary>
+    /// Bytes past the limit the server still reads (and discards) before answering 413, so that a client which is
+    /// still sending gets the answer instead of a broken pipe. Larger bodies are cut off at once.
+    /// </summary>
+    public const long DrainAllowance = 1 << 20;
+
     public static async Task<JsonDocument> ReadAsync(HttpContext context, long maxBytes)
     {
-        if (context.Request.ContentLength is long declared && declared > maxBytes)
-        {
-            throw TooLarge(declared, maxBytes);
-        }
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
-            sizeFeature.MaxRequestBodySize = maxBytes;
+            sizeFeature.MaxRequestBodySize = maxBytes + DrainAllowance;
+        }
+        if (context.Request.ContentLength is long declared && declared > maxBytes)
+        {
+            if (declared <= maxBytes + DrainAllowance)
+            {
+                await DrainAsync(context).ConfigureAwait(false);
+            }
+            throw TooLarge(declared, maxBytes);
         }
         try
         {
@@ -41,7 +51,23 @@ internal static class JsonRequest
         }
         catch (LimitedStream.LimitExceededException)
         {
+            await DrainAsync(context).ConfigureAwait(false);
             throw TooLarge(null, maxBytes);
+        }
+    }
+
+    private static async Task DrainAsync(HttpContext context)
+    {
+        var buffer = new byte[16384];
+        try
+        {
+            while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // past the drain allowance: Kestrel closes the connection after the response
         }
     }
 
