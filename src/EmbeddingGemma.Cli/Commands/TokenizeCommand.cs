@@ -15,6 +15,8 @@ internal static class TokenizeCommand
     /// <summary>Lines encoded per parallel batch: bounds memory on huge inputs while keeping both cores busy.</summary>
     private const int ChunkLines = 4096;
 
+    private static readonly JsonSerializerOptions PieceJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     internal sealed record Settings(
         string? InputPath,
         bool Jsonl,
@@ -193,7 +195,7 @@ internal static class TokenizeCommand
                 sb.Append(',');
             }
             sb.Append("{\"id\":").Append(t.Id.ToString(CultureInfo.InvariantCulture))
-              .Append(",\"piece\":").Append(JsonSerializer.Serialize(t.Value))
+              .Append(",\"piece\":").Append(JsonSerializer.Serialize(t.Value, PieceJson))
               .Append(",\"start\":").Append(start.ToString(CultureInfo.InvariantCulture))
               .Append(",\"end\":").Append((start + length).ToString(CultureInfo.InvariantCulture)).Append('}');
         }
