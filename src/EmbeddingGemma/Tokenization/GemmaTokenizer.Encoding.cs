@@ -263,7 +263,7 @@ public sealed partial class GemmaTokenizer
     private void EncodeCachedWord(ReadOnlySpan<char> text, int from, int to, TokenBuffer output, WordCache cache)
     {
         var word = text[from..to];
-        if (word.Length > WordCache.MaxWordLength || WordCache.DisabledOnThisThread)
+        if (word.Length > WordCache.MaxWordLength || _wordCacheSize <= 0 || WordCache.DisabledOnThisThread)
         {
             EncodeWord(text, from, to, output);
             return;

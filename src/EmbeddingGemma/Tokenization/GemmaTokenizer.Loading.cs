@@ -100,6 +100,13 @@ public sealed partial class GemmaTokenizer
         }
     }
 
+    private static int CacheSize(GemmaTokenizerOptions? options) => options?.WordCacheSize switch
+    {
+        null => WordCache.DefaultMaxEntries,
+        < 0 => throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"WordCacheSize must be 0 or more, found {options.WordCacheSize}"),
+        int n => n,
+    };
+
     private static Parts FromDefinition(TokenizerDefinition d, string source, GemmaTokenizerOptions? options, bool addBos, bool addEos)
     {
         var bpeSize = 0;
@@ -209,6 +216,7 @@ public sealed partial class GemmaTokenizer
             NormalizeTo = d.NormalizeTo,
             AddBos = addBos,
             AddEos = addEos,
+            WordCacheSize = CacheSize(options),
         };
     }
 
@@ -318,6 +326,7 @@ public sealed partial class GemmaTokenizer
             BosId = v.BosId,
             EosId = v.EosId,
             PadId = v.PadId,
+            WordCacheSize = CacheSize(options),
         };
     }
 }
