@@ -286,7 +286,7 @@ public sealed partial class GemmaTokenizer
             .Where(id => types[id] is SentencePieceTokenType.Normal or SentencePieceTokenType.UserDefined && pieces[id].Length > 1)
             .OrderByDescending(id => scores[id]).ThenBy(id => id)
             .ToArray();
-        var merges = new MergeTable(candidates.Length * 4);
+        var merges = new MergeTable(candidates.Length);
         var alt = lookup.GetAlternateLookup<ReadOnlySpan<char>>();
         for (var rank = 0; rank < candidates.Length; rank++)
         {

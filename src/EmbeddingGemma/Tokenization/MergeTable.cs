@@ -1,14 +1,24 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace EmbeddingGemma.Tokenization;
 
 /// <summary>
-/// (left id, right id) -> (rank, merged id), an open-addressing hash table over packed 64-bit keys: one probe
-/// sequence, no allocation, no boxing. Built once at load, read concurrently.
+/// (left id, right id) -> (rank, merged id), an open-addressing hash table (linear probing, load factor at most 1/2)
+/// over packed 64-bit keys, key and value side by side so a probe touches one cache line. No allocation, no boxing.
+/// Built once at load, read concurrently.
 /// </summary>
 internal sealed class MergeTable
 {
-    private readonly long[] _keys;
-    private readonly long[] _values;
-    private readonly int _mask;
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Entry
+    {
+        public long Key;
+        public long Value;
+    }
+
+    private Entry[] _entries;
+    private int _mask;
 
     public MergeTable(int capacity)
     {
@@ -17,19 +27,18 @@ internal sealed class MergeTable
         {
             size <<= 1;
         }
-        _keys = new long[size];
-        _values = new long[size];
+        _entries = new Entry[size];
         _mask = size - 1;
-        _keys.AsSpan().Fill(-1);
+        for (var i = 0; i < size; i++)
+        {
+            _entries[i].Key = -1;
+        }
     }
 
     public int Count { get; private set; }
 
-    private static int Hash(long key)
-    {
-        var h = (ulong)key * 0x9E3779B97F4A7C15UL;
-        return (int)(h >> 32);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Hash(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 40);
 
     /// <summary>Adds or replaces (a later merge of the same pair wins, as when Hugging Face collects them into a map).</summary>
     public void Set(int left, int right, int rank, int mergedId)
@@ -38,19 +47,47 @@ internal sealed class MergeTable
         var i = Hash(key) & _mask;
         while (true)
         {
-            if (_keys[i] == -1)
+            ref var e = ref _entries[i];
+            if (e.Key == -1)
             {
-                _keys[i] = key;
-                _values[i] = ((long)rank << 32) | (uint)mergedId;
+                e.Key = key;
+                e.Value = ((long)rank << 32) | (uint)mergedId;
                 Count++;
+                if (Count * 2 > _entries.Length)
+                {
+                    Grow();
+                }
                 return;
             }
-            if (_keys[i] == key)
+            if (e.Key == key)
             {
-                _values[i] = ((long)rank << 32) | (uint)mergedId;
+                e.Value = ((long)rank << 32) | (uint)mergedId;
                 return;
             }
             i = (i + 1) & _mask;
+        }
+    }
+
+    private void Grow()
+    {
+        var old = _entries;
+        _entries = new Entry[old.Length * 2];
+        _mask = _entries.Length - 1;
+        for (var i = 0; i < _entries.Length; i++)
+        {
+            _entries[i].Key = -1;
+        }
+        foreach (var e in old)
+        {
+            if (e.Key != -1)
+            {
+                var i = Hash(e.Key) & _mask;
+                while (_entries[i].Key != -1)
+                {
+                    i = (i + 1) & _mask;
+                }
+                _entries[i] = e;
+            }
         }
     }
 
@@ -63,39 +100,28 @@ internal sealed class MergeTable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGet(int left, int right, out int rank, out int mergedId)
     {
         var key = ((long)left << 32) | (uint)right;
+        var entries = _entries;
         var i = Hash(key) & _mask;
         while (true)
         {
-            var k = _keys[i];
-            if (k == key)
+            ref var e = ref entries[i];
+            if (e.Key == key)
             {
-                var v = _values[i];
+                var v = e.Value;
                 rank = (int)(v >> 32);
                 mergedId = (int)(v & 0xFFFFFFFF);
                 return true;
             }
-            if (k == -1)
+            if (e.Key == -1)
             {
                 rank = mergedId = 0;
                 return false;
             }
             i = (i + 1) & _mask;
-        }
-    }
-
-    /// <summary>Every entry as (left, right, rank, merged id).</summary>
-    public IEnumerable<(int Left, int Right, int Rank, int MergedId)> Entries()
-    {
-        for (var i = 0; i < _keys.Length; i++)
-        {
-            if (_keys[i] != -1)
-            {
-                var v = _values[i];
-                yield return ((int)(_keys[i] >> 32), (int)(_keys[i] & 0xFFFFFFFF), (int)(v >> 32), (int)(v & 0xFFFFFFFF));
-            }
         }
     }
 }
