@@ -8,5 +8,9 @@ internal static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.VersionCommand.Create();
+        yield return Commands.EmbedCommand.Create();
+        yield return Commands.InfoCommand.Create();
+        yield return Commands.MakeModelCommand.Create();
+        yield return Commands.ConvertCommand.Create();
     }
 }
