@@ -12,5 +12,7 @@ internal static class CliCommands
         yield return Commands.InfoCommand.Create();
         yield return Commands.MakeModelCommand.Create();
         yield return Commands.ConvertCommand.Create();
+        yield return Commands.DownloadCommand.Create();
+        yield return Commands.EvalCommand.Create();
     }
 }
