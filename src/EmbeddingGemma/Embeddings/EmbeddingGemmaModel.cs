@@ -26,8 +26,11 @@ public sealed class EmbeddingGemmaModel : IDisposable
         Source = source;
     }
 
-    /// <summary>Resolves hub ids (org/name) to a local path; set by the Hub module. Null: hub ids are refused.</summary>
-    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; }
+    /// <summary>
+    /// Resolves what is not a local folder or file (hub ids such as <c>google/embeddinggemma-300m</c>, <c>ollama:</c>
+    /// names) to a local path. Default: <see cref="Hub.ModelLocator.Resolve"/> (Hugging Face cache, HF_TOKEN, HF_HUB_OFFLINE...).
+    /// </summary>
+    public static Func<string, CancellationToken, string> DefaultHubResolver { get; set; } = (model, ct) => Hub.ModelLocator.Resolve(model, null, null, ct);
 
     /// <summary>Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null (the reference encoder by default).</summary>
     public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new ReferenceEncoder(w);
@@ -78,16 +81,8 @@ public sealed class EmbeddingGemmaModel : IDisposable
         var path = folderOrGgufOrHubId;
         if (!File.Exists(path) && !Directory.Exists(path))
         {
-            var resolver = options.HubResolver ?? DefaultHubResolver;
-            if (LooksLikeHubId(path) && resolver is not null)
-            {
-                path = resolver(path, cancellationToken);
-            }
-            else
-            {
-                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but no hub resolver is configured (ModelLoadOptions.HubResolver)." : "";
-                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file).{hint}") { FilePath = path };
-            }
+            // Hub ids (org/name[@rev][:FILE|:TAG]), ollama: names; a missing local path is NotFound there too.
+            path = (options.HubResolver ?? DefaultHubResolver)(path, cancellationToken);
         }
         if (Directory.Exists(path))
         {
@@ -135,9 +130,6 @@ public sealed class EmbeddingGemmaModel : IDisposable
             throw;
         }
     }
-
-    private static bool LooksLikeHubId(string s) =>
-        s.Count(c => c == '/') == 1 && !s.StartsWith('/') && !s.StartsWith('.') && !s.Contains('\\', StringComparison.Ordinal) && !s.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
 
     private static GemmaTokenizer? LoadTokenizer(string path, GemmaConfig config, bool required)
     {
