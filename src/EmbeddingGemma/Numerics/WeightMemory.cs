@@ -12,6 +12,18 @@ public static class WeightMemory
     /// <summary>Bytes at <paramref name="pointer"/> (e.g. inside a memory-mapped file) as memory; no copy.</summary>
     public static unsafe ReadOnlyMemory<byte> FromPointer(byte* pointer, int length) => new NativeBytes(pointer, length).Memory;
 
+    /// <summary>
+    /// A span that lies in native memory which outlives the returned memory (a memory-mapped file's view), as
+    /// memory; no copy. Never pass a span over a managed array (it could move).
+    /// </summary>
+    public static unsafe ReadOnlyMemory<byte> FromNativeSpan(ReadOnlySpan<byte> span)
+    {
+        fixed (byte* p = span)
+        {
+            return new NativeBytes(p, span.Length).Memory;
+        }
+    }
+
     /// <summary>The bytes of <paramref name="values"/> (viewed in place; pinned only if a consumer pins it); no copy.</summary>
     public static ReadOnlyMemory<byte> FromFloats(float[] values)
     {

@@ -38,7 +38,7 @@ public class FastEncoderTests
         return new FastEncoderWeights
         {
             Shape = shape,
-            Embedding = WeightMatrix.Quantize("token_embd.weight", R(vocab * hidden, 0.1f), vocab, hidden, type),
+            EmbeddingRow = WeightMatrix.Quantize("token_embd.weight", R(vocab * hidden, 0.1f), vocab, hidden, type).DequantizeRow,
             FinalNormGain = G(hidden),
             Layers = Enumerable.Range(0, layers).Select(l => new FastLayerWeights
             {
