@@ -1,2 +1,0 @@
-namespace EmbeddingGemma.Evaluation;
-internal static class AssemblyMarker { }
