@@ -15,5 +15,6 @@ internal static class CliCommands
         yield return Commands.ConvertCommand.Create();
         yield return Commands.DownloadCommand.Create();
         yield return Commands.EvalCommand.Create();
+        yield return Commands.ServeCommand.Create();
     }
 }
