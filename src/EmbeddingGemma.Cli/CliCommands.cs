@@ -8,6 +8,8 @@ internal static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.VersionCommand.Create();
+        yield return Commands.DownloadCommand.Create();
+        yield return Commands.EvalCommand.Create();
         yield return Commands.IndexCommand.Create();
         yield return Commands.SearchCommand.Create();
         yield return Commands.ClusterCommand.Create();

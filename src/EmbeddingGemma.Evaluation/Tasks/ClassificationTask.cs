@@ -69,20 +69,20 @@ public sealed class ClassificationTask : EvalTask
         foreach (int dim in context.EffectiveDimensions(testFull[0].Length))
         {
             var test = EmbeddingCache.Truncate(testFull, dim);
-            var acc = new List<double>();
-            var f1 = new List<double>();
-            var f1w = new List<double>();
-            foreach (var sample in samples)
+            // The experiments are independent: fit them in parallel (results do not depend on scheduling).
+            var runs = new (double Acc, double F1, double F1w)[samples.Count];
+            Parallel.For(0, samples.Count, new ParallelOptions { CancellationToken = cancellationToken }, e =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                var sample = samples[e];
                 var x = sample.Select(i => VectorMath.TruncateNormalize(trainFull[ds.Train[i].Text], dim)).ToList();
                 var y = sample.Select(i => labelIds[ds.Train[i].Label]).ToList();
                 var model = LogisticRegression.Fit(x, y, labelIds.Count);
                 var predicted = test.Select(model.Predict).ToArray();
-                acc.Add(ClassificationMetrics.Accuracy(gold, predicted));
-                f1.Add(ClassificationMetrics.MacroF1(gold, predicted));
-                f1w.Add(WeightedF1(gold, predicted));
-            }
+                runs[e] = (ClassificationMetrics.Accuracy(gold, predicted), ClassificationMetrics.MacroF1(gold, predicted), WeightedF1(gold, predicted));
+            });
+            var acc = runs.Select(r => r.Acc).ToList();
+            var f1 = runs.Select(r => r.F1).ToList();
+            var f1w = runs.Select(r => r.F1w).ToList();
             double mean = acc.Average();
             var m = new Dictionary<string, double>
             {

@@ -49,6 +49,8 @@ public sealed class HubClient : IDisposable
         };
         http = new HttpClient(handler, disposeHandler: this.options.Handler is null) { Timeout = Timeout.InfiniteTimeSpan };
         http.DefaultRequestHeaders.UserAgent.ParseAdd(this.options.UserAgent);
+        // like huggingface_hub: the ETag and size must describe the stored bytes, not a compressed variant
+        http.DefaultRequestHeaders.AcceptEncoding.ParseAdd("identity");
     }
 
     /// <summary>The options in use.</summary>

@@ -154,43 +154,48 @@ public static class ModelLocator
             }
         }
 
-        var ggufs = files.Where(f => f.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
-            && !Path.GetFileName(f).StartsWith("mmproj", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
-        string? gguf;
-        if (id.File is not null)
-        {
-            gguf = ggufs.FirstOrDefault(f => HasTag(f, id.File))
-                ?? throw new EmbeddingGemmaException(ErrorKind.NotFound,
-                    $"{id.RepoId}@{revision} has no GGUF file tagged '{id.File}' (…-{id.File}.gguf). GGUF files: {(ggufs.Count == 0 ? "none" : string.Join(", ", ggufs))}.");
-        }
-        else if (files.Contains("config.json") && files.Any(f => f.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)))
+        if (id.File is null && files.Contains("config.json") && files.Any(f => f.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)))
         {
             var snapshot = info is null
                 ? downloader.FromCache(id.RepoId, revision, null, HubDownloader.NonModelPatterns, "HF_HUB_OFFLINE is set or the Hub could not be reached")
                 : await downloader.DownloadSnapshotAsync(info, revision, null, HubDownloader.NonModelPatterns, progress, cancellationToken).ConfigureAwait(false);
             return new ResolvedModel(snapshot.SnapshotPath, ModelSource.Hub, id.RepoId, snapshot.Commit);
         }
-        else if (ggufs.Count == 1)
-        {
-            gguf = ggufs[0];
-        }
-        else
-        {
-            gguf = PreferredGgufTags.Select(t => ggufs.FirstOrDefault(f => HasTag(f, t))).FirstOrDefault(f => f is not null);
-            if (gguf is null)
-            {
-                throw new EmbeddingGemmaException(ggufs.Count == 0 ? ErrorKind.NotFound : ErrorKind.InvalidArgument, ggufs.Count == 0
-                    ? $"{id.RepoId}@{revision} holds neither a model (config.json + *.safetensors) nor a .gguf file. Files: {string.Join(", ", files)}."
-                    : $"{id.RepoId}@{revision} holds several GGUF files; name one as {id.RepoId}:FILE or {id.RepoId}:TAG. GGUF files: {string.Join(", ", ggufs)}.");
-            }
-        }
+        var gguf = ChooseGguf(id.RepoId, revision, files, id.File);
         var result = hub.Offline || info is null
             ? downloader.FromCache(id.RepoId, revision, [gguf], null, "HF_HUB_OFFLINE is set or the Hub could not be reached")
             : await downloader.DownloadSnapshotAsync(info, revision, [gguf], null, progress, cancellationToken).ConfigureAwait(false);
         return new ResolvedModel(result.PathOf(gguf), ModelSource.Hub, id.RepoId, result.Commit);
     }
 
-    private static bool IsFileName(string selector) =>
+    /// <summary>
+    /// The GGUF file of a repository to use: the one whose name ends in <c>-TAG.gguf</c> when <paramref name="tag"/>
+    /// is given, else the only one, else the first of <see cref="PreferredGgufTags"/> present (<c>mmproj</c> files
+    /// ignored). NotFound / InvalidArgument, listing the GGUF files, when there is no such or no single choice.
+    /// </summary>
+    public static string ChooseGguf(string repoId, string revision, IReadOnlyCollection<string> files, string? tag)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var ggufs = files.Where(f => f.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
+            && !Path.GetFileName(f).StartsWith("mmproj", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
+        if (tag is not null)
+        {
+            return ggufs.FirstOrDefault(f => HasTag(f, tag))
+                ?? throw new EmbeddingGemmaException(ErrorKind.NotFound,
+                    $"{repoId}@{revision} has no GGUF file tagged '{tag}' (…-{tag}.gguf). GGUF files: {(ggufs.Count == 0 ? "none" : string.Join(", ", ggufs))}.");
+        }
+        if (ggufs.Count == 1)
+        {
+            return ggufs[0];
+        }
+        return PreferredGgufTags.Select(t => ggufs.FirstOrDefault(f => HasTag(f, t))).FirstOrDefault(f => f is not null)
+            ?? throw new EmbeddingGemmaException(ggufs.Count == 0 ? ErrorKind.NotFound : ErrorKind.InvalidArgument, ggufs.Count == 0
+                ? $"{repoId}@{revision} holds neither a model (config.json + *.safetensors) nor a .gguf file. Files: {string.Join(", ", files)}."
+                : $"{repoId}@{revision} holds several GGUF files; name one as {repoId}:FILE or {repoId}:TAG. GGUF files: {string.Join(", ", ggufs)}.");
+    }
+
+    /// <summary>True when a <c>:selector</c> names a file (has a '.' or '/') rather than a quantization tag.</summary>
+    public static bool IsFileName(string selector) =>
         selector.Contains('.', StringComparison.Ordinal) || selector.Contains('/', StringComparison.Ordinal);
 
     private static bool HasTag(string file, string tag)

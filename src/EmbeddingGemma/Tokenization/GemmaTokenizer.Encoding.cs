@@ -217,13 +217,73 @@ public sealed partial class GemmaTokenizer
         }
     }
 
-    /// <summary>BPE over text[from..to] (one "word": Gemma's pre-tokenizer does not split once spaces are ▁).</summary>
+    /// <summary>
+    /// BPE over text[from..to]. Gemma's pre-tokenizer does not split (spaces are ▁ by then), so the whole text is one
+    /// BPE word; but no merge can join a symbol ending in a character c to a following ▁ unless some vocabulary piece
+    /// contains "c▁" (checked at load), so the text is cut there into independent words, which gives identical ids
+    /// and lets a per-thread cache serve repeated words.
+    /// </summary>
     private void EncodePlain(ReadOnlySpan<char> text, int from, int to, TokenBuffer output)
     {
         if (from >= to)
         {
             return;
         }
+        if (_wordBoundaryBefore is null || _ignoreMerges)
+        {
+            EncodeWord(text, from, to, output);
+            return;
+        }
+        var cache = _wordCache.Value!;
+        var wordStart = from;
+        var prevIsSpace = IsSpaceChar(text[from]);
+        for (var p = from + 1; p < to; p++)
+        {
+            var isSpace = IsSpaceChar(text[p]);
+            if (isSpace && !prevIsSpace && _wordBoundaryBefore[text[p - 1]])
+            {
+                EncodeCachedWord(text, wordStart, p, output, cache);
+                wordStart = p;
+            }
+            prevIsSpace = isSpace;
+        }
+        EncodeCachedWord(text, wordStart, to, output, cache);
+    }
+
+    private bool IsSpaceChar(char c) => c == _normalizeTo || (c == _normalizeFrom && _normalizeFrom != '\0');
+
+    private void EncodeCachedWord(ReadOnlySpan<char> text, int from, int to, TokenBuffer output, WordCache cache)
+    {
+        var word = text[from..to];
+        if (word.Length > WordCache.MaxWordLength)
+        {
+            EncodeWord(text, from, to, output);
+            return;
+        }
+        if (cache.Lookup.TryGetValue(word, out var packed))
+        {
+            for (var k = 0; k < packed.Length; k += 3)
+            {
+                output.Add(packed[k], from + packed[k + 1], from + packed[k + 2]);
+            }
+            return;
+        }
+        var first = output.Count;
+        EncodeWord(text, from, to, output);
+        var n = output.Count - first;
+        var entry = new int[n * 3];
+        for (var k = 0; k < n; k++)
+        {
+            entry[3 * k] = output.Ids[first + k];
+            entry[(3 * k) + 1] = output.Starts[first + k] - from;
+            entry[(3 * k) + 2] = output.Ends[first + k] - from;
+        }
+        cache.Add(word, entry);
+    }
+
+    /// <summary>BPE over one word, text[from..to].</summary>
+    private void EncodeWord(ReadOnlySpan<char> text, int from, int to, TokenBuffer output)
+    {
         var merger = t_merger ??= new BpeMerger();
         merger.Reset();
         if (_ignoreMerges && TryWholeWord(text[from..to], out var wholeId))

@@ -35,6 +35,9 @@ public sealed partial class GemmaTokenizer
     private readonly char _normalizeFrom;
     private readonly char _normalizeTo;
 
+    private readonly bool[]? _wordBoundaryBefore;
+    private readonly ThreadLocal<WordCache> _wordCache = new(() => new WordCache());
+
     [ThreadStatic]
     private static BpeMerger? t_merger;
 
@@ -129,6 +132,8 @@ public sealed partial class GemmaTokenizer
             }
         }
 
+        _wordBoundaryBefore = WordBoundaries(pieces, normalizeTo);
+
         var raw = addedTokens.Where(t => !t.Normalized).ToList();
         var normalized = addedTokens.Where(t => t.Normalized).ToList();
         _rawMatcher = raw.Count > 0 ? new AddedTokenMatcher(raw, normalizeFrom, normalizeTo, normalizedText: false) : null;
@@ -148,6 +153,35 @@ public sealed partial class GemmaTokenizer
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, "the vocabulary has no <eos> token but add_eos_token is true");
         }
+    }
+
+    /// <summary>
+    /// For each character c: whether a ▁ that follows c starts an independent BPE word, i.e. no piece contains "c▁"
+    /// (c not ▁) and c is a one-character piece of its own (not byte fallback, not a surrogate). Null when splitting
+    /// is off (no ▁ normalizer or ▁ not a piece).
+    /// </summary>
+    private bool[]? WordBoundaries(string[] pieces, char space)
+    {
+        if (space == '\0' || _charToId[space] < 0)
+        {
+            return null;
+        }
+        var safe = new bool[char.MaxValue + 1];
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            safe[c] = _charToId[c] >= 0 && !char.IsSurrogate((char)c) && c != space;
+        }
+        foreach (var piece in pieces)
+        {
+            for (var i = 1; i < piece.Length; i++)
+            {
+                if (piece[i] == space)
+                {
+                    safe[piece[i - 1]] = false;
+                }
+            }
+        }
+        return safe;
     }
 
     private int? ValidId(int? id) => id is int i && (uint)i < (uint)_pieces.Length ? i : null;

@@ -114,7 +114,7 @@ internal static class TokenizerJsonLoader
 
         // Resolve merges to ids.
         var vocab = model.Vocab ?? throw Bad(source, "$.model.vocab", "missing; expected an object mapping pieces to ids");
-        var merges = new List<(int, int, int)>(model.MergeStrings.Count);
+        var merges = model.MergeIds;
         var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         var buffer = new char[256];
         for (var i = 0; i < model.MergeStrings.Count; i++)
@@ -163,6 +163,7 @@ internal static class TokenizerJsonLoader
     {
         public Dictionary<string, int>? Vocab;
         public List<(string, string)> MergeStrings = new();
+        public List<(int, int, int)> MergeIds = new();
         public string? UnkToken;
         public bool ByteFallback;
         public bool FuseUnk;
@@ -398,7 +399,7 @@ internal static class TokenizerJsonLoader
                     reader.Skip();
                     break;
                 case "vocab": model.Vocab = ReadVocab(ref reader, source, p); break;
-                case "merges": ReadMerges(ref reader, source, p, model.MergeStrings); break;
+                case "merges": ReadMerges(ref reader, source, p, model); break;
                 default: reader.Skip(); break;
             }
         }
@@ -425,7 +426,10 @@ internal static class TokenizerJsonLoader
         {
             var piece = reader.GetString()!;
             reader.Read();
-            var id = ReadId(ref reader, source, path + "[\"" + piece + "\"]");
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id) || id < 0)
+            {
+                throw Bad(source, path + "[\"" + piece + "\"]", $"expected a token id between 0 and 2^31-1, found {TypeName(reader.TokenType)}");
+            }
             if (!vocab.TryAdd(piece, id))
             {
                 throw Bad(source, path, $"piece \"{piece}\" appears twice");
@@ -434,24 +438,59 @@ internal static class TokenizerJsonLoader
         return vocab;
     }
 
-    private static void ReadMerges(ref Utf8JsonReader reader, string source, string path, List<(string, string)> merges)
+    private static void ReadMerges(ref Utf8JsonReader reader, string source, string path, ModelPart model)
     {
         Expect(ref reader, JsonTokenType.StartArray, source, path, "an array");
         var index = 0;
+        // Fast path (the vocabulary came first, as Hugging Face writes it): resolve each pair to ids through a span
+        // lookup, with no string allocated per merge.
+        var lookup = model.Vocab?.GetAlternateLookup<ReadOnlySpan<char>>();
+        var buffer = new char[512];
         while (Next(ref reader) != JsonTokenType.EndArray)
         {
-            var p = $"{path}[{index}]";
             if (reader.TokenType == JsonTokenType.StartArray)
             {
-                reader.Read();
-                var a = ReadString(ref reader, source, p + "[0]");
-                reader.Read();
-                var b = ReadString(ref reader, source, p + "[1]");
+                if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                {
+                    throw Bad(source, $"{path}[{index}][0]", $"expected a string, found {TypeName(reader.TokenType)}");
+                }
+                if (lookup is { } fast)
+                {
+                    var aLen = CopyString(ref reader, ref buffer, 0);
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        throw Bad(source, $"{path}[{index}][1]", $"expected a string, found {TypeName(reader.TokenType)}");
+                    }
+                    var bLen = CopyString(ref reader, ref buffer, aLen);
+                    var a = buffer.AsSpan(0, aLen);
+                    var b = buffer.AsSpan(aLen, bLen);
+                    if (!fast.TryGetValue(a, out var left))
+                    {
+                        throw Bad(source, $"{path}[{index}]", $"piece \"{a}\" is not in $.model.vocab");
+                    }
+                    if (!fast.TryGetValue(b, out var right))
+                    {
+                        throw Bad(source, $"{path}[{index}]", $"piece \"{b}\" is not in $.model.vocab");
+                    }
+                    if (!fast.TryGetValue(buffer.AsSpan(0, aLen + bLen), out var merged))
+                    {
+                        throw Bad(source, $"{path}[{index}]", $"the merged piece \"{a}{b}\" is not in $.model.vocab");
+                    }
+                    model.MergeIds.Add((left, right, merged));
+                }
+                else
+                {
+                    var a = reader.GetString()!;
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        throw Bad(source, $"{path}[{index}][1]", $"expected a string, found {TypeName(reader.TokenType)}");
+                    }
+                    model.MergeStrings.Add((a, reader.GetString()!));
+                }
                 if (Next(ref reader) != JsonTokenType.EndArray)
                 {
-                    throw Bad(source, p, "expected a pair [left, right]");
+                    throw Bad(source, $"{path}[{index}]", "expected a pair [left, right]");
                 }
-                merges.Add((a, b));
             }
             else if (reader.TokenType == JsonTokenType.String)
             {
@@ -460,16 +499,30 @@ internal static class TokenizerJsonLoader
                 var space = s.IndexOf(' ', StringComparison.Ordinal);
                 if (space <= 0 || space == s.Length - 1 || s.IndexOf(' ', space + 1) >= 0)
                 {
-                    throw Bad(source, p, $"expected \"left right\" (two pieces separated by one space), found \"{s}\"");
+                    throw Bad(source, $"{path}[{index}]", $"expected \"left right\" (two pieces separated by one space), found \"{s}\"");
                 }
-                merges.Add((s[..space], s[(space + 1)..]));
+                model.MergeStrings.Add((s[..space], s[(space + 1)..]));
             }
             else
             {
-                throw Bad(source, p, $"expected a pair [left, right] or a \"left right\" string, found {TypeName(reader.TokenType)}");
+                throw Bad(source, $"{path}[{index}]", $"expected a pair [left, right] or a \"left right\" string, found {TypeName(reader.TokenType)}");
             }
             index++;
         }
+        if (model.MergeIds.Count > 0 && model.MergeStrings.Count > 0)
+        {
+            throw Bad(source, path, "mixes [left, right] pairs and \"left right\" strings");
+        }
+    }
+
+    private static int CopyString(ref Utf8JsonReader reader, ref char[] buffer, int offset)
+    {
+        var max = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (buffer.Length < offset + max)
+        {
+            Array.Resize(ref buffer, (offset + max) * 2);
+        }
+        return reader.CopyString(buffer.AsSpan(offset));
     }
 
     /// <summary>Reads add_bos_token / add_eos_token from tokenizer_config.json (null when a field is absent).</summary>

@@ -311,6 +311,24 @@ public sealed class HubDownloaderTests : IAsyncLifetime
         Assert.All(reports, r => Assert.Equal(3, r.FileCount));
     }
 
+    [Fact]
+    public async Task Concurrent_downloads_of_one_blob_transfer_it_once()
+    {
+        var files = HubTestRepos.SentenceTransformersFiles();
+        hub.AddRepo("org/model").AddCommit(files);
+        var cache = TestPaths.NewTempDir("eg-hub");
+        using var a = new HubDownloader(HubTestRepos.Options(hub, cache));
+        using var b = new HubDownloader(HubTestRepos.Options(hub, cache));
+
+        var results = await Task.WhenAll(
+            a.DownloadFileAsync("org/model", "model.safetensors"),
+            b.DownloadFileAsync("org/model", "model.safetensors"));
+
+        Assert.All(results, r => Assert.Equal(files["model.safetensors"].Content, File.ReadAllBytes(r.PathOf("model.safetensors"))));
+        Assert.Equal(1, hub.CountRequests(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)));
+        Assert.Equal(files["model.safetensors"].Content.Length, results.Sum(r => r.BytesTransferred));
+    }
+
     private static int FreePort()
     {
         using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
