@@ -13,7 +13,7 @@ public sealed record ResolvedGenerator(IEmbeddingGenerator<string, Embedding<flo
 /// <summary>
 /// Turns the CLI's <c>--model</c> value into a generator: <c>hash</c> / <c>hash:DIM</c> is the model-free
 /// <see cref="HashingEmbeddingGenerator"/> (demos and tests); anything else is an EmbeddingGemma model
-/// (folder, .gguf or hub id) once the model library is available.
+/// (folder, .gguf or hub id) loaded with <c>EmbeddingGemmaModel.Load</c>, chunked with its tokenizer.
 /// </summary>
 public static class EmbeddingGeneratorFactory
 {
@@ -32,7 +32,13 @@ public static class EmbeddingGeneratorFactory
         return CreateModel(spec);
     }
 
-    private static ResolvedGenerator CreateModel(string spec) =>
-        throw new EmbeddingGemmaException(ErrorKind.Unsupported,
-            $"--model {spec}: loading EmbeddingGemma models is not available in this build yet; use --model hash (a model-free bag-of-words embedder) meanwhile.");
+    private static ResolvedGenerator CreateModel(string spec)
+    {
+        var model = EmbeddingGemma.Embeddings.EmbeddingGemmaModel.Load(spec);
+        var generator = new EmbeddingGemma.Embeddings.EmbeddingGemmaGenerator(model, ownsModel: true);
+        var tokenizer = model.Tokenizer;
+        return new ResolvedGenerator(generator, spec, (max, overlap) => tokenizer is null
+            ? new ChunkingOptions { MaxTokens = max, OverlapTokens = overlap }
+            : TokenizerChunking.For(tokenizer, max, overlap));
+    }
 }
