@@ -16,5 +16,8 @@ internal static class CliCommands
         yield return Commands.DownloadCommand.Create();
         yield return Commands.EvalCommand.Create();
         yield return Commands.ServeCommand.Create();
+        yield return Commands.IndexCommand.Create();
+        yield return Commands.SearchCommand.Create();
+        yield return Commands.ClusterCommand.Create();
     }
 }
