@@ -1,3 +1,9 @@
 using BenchmarkDotNet.Running;
+using EmbeddingGemma.Benchmarks;
 
+if (args.Length > 0 && args[0] == "gemm")
+{
+    QuickGemm.Run(args);
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

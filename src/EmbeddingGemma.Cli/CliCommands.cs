@@ -9,5 +9,6 @@ internal static class CliCommands
     {
         yield return Commands.VersionCommand.Create();
         yield return Commands.EvalCommand.Create();
+        yield return Commands.DownloadCommand.Create();
     }
 }

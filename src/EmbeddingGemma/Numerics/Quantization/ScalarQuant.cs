@@ -7,7 +7,7 @@ namespace EmbeddingGemma.Numerics.Quantization;
 /// functions (ggml-quants.c <c>quantize_row_q8_0_ref</c>, <c>quantize_row_q4_0_ref</c>, <c>dequantize_row_*</c>,
 /// ggml-impl.h <c>ggml_compute_fp32_to_bf16</c>). Plain loops: the fast kernels are tested against these.
 /// </summary>
-public static class ScalarQuant
+public static partial class ScalarQuant
 {
     /// <summary>BF16 bits to float32: the 16 bits are the top half of the float32.</summary>
     public static float Bf16ToFloat(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
@@ -82,7 +82,8 @@ public static class ScalarQuant
                 }
                 break;
             default:
-                throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"No scalar dequantizer for ggml type {type}.");
+                DequantizeOther(type, source, destination);
+                break;
         }
     }
 

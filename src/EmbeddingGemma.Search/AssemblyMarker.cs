@@ -1,2 +1,0 @@
-namespace EmbeddingGemma.Search;
-internal static class AssemblyMarker { }

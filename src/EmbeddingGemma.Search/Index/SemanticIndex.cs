@@ -1,0 +1,913 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmbeddingGemma.Search.Ann;
+using EmbeddingGemma.Search.Vectors;
+using Microsoft.Data.Sqlite;
+
+namespace EmbeddingGemma.Search.Index;
+
+/// <summary>
+/// A persistent vector + keyword index in one SQLite file (WAL journal, one transaction per batch): documents,
+/// their chunks with character offsets and float32 vectors, an FTS5 table for BM25, and an embedding cache keyed
+/// by a hash of (model, dimension, prompt, title, chunk text). All vectors are held in memory for search
+/// (<see cref="VectorStorage"/>). Writes are serialised; searches may run concurrently with each other.
+/// This class stores vectors; <see cref="SemanticSearchEngine"/> turns texts into vectors.
+/// </summary>
+public sealed class SemanticIndex : IDisposable
+{
+    /// <summary>PRAGMA application_id of our files ("EGSI").</summary>
+    public const int ApplicationId = 0x45475349;
+    /// <summary>PRAGMA user_version: the schema version this code reads and writes.</summary>
+    public const int SchemaVersion = 1;
+
+    private static readonly byte[] SqliteHeader = "SQLite format 3\0"u8.ToArray();
+
+    private readonly SqliteConnection _db;
+    private readonly SemanticIndexOptions _options;
+    private readonly ReaderWriterLockSlim _rw = new(LockRecursionPolicy.NoRecursion);
+    private readonly object _dbLock = new();
+    private readonly object _lazyLock = new();
+
+    private VectorMatrix? _vectors;          // Float32 storage
+    private Int8Matrix? _int8;               // Int8 storage
+    private readonly List<long> _rowChunk = [];
+    private readonly List<string> _rowDoc = [];
+    private readonly Dictionary<long, int> _chunkRow = [];
+    private bool[] _alive = [];
+    private int _deadRows;
+    private MatryoshkaFunnel? _funnel;
+    private HnswIndex? _hnsw;
+    private bool _disposed;
+
+    private SemanticIndex(string path, SqliteConnection db, SemanticIndexOptions options)
+    {
+        Path = path;
+        _db = db;
+        _options = options;
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>The model identity the vectors were made with (null until the first document is added).</summary>
+    public string? ModelId { get; private set; }
+
+    /// <summary>The vector dimension (null until the first document is added).</summary>
+    public int? Dimension { get; private set; }
+
+    /// <summary>Live chunks (vectors) in memory.</summary>
+    public int VectorCount => _rowChunk.Count - _deadRows;
+
+    /// <summary>
+    /// Opens (or creates) an index file. A file that is not SQLite, a SQLite file that is not ours, a corrupted
+    /// file or a newer schema is refused with <see cref="ErrorKind.InvalidFormat"/> before anything is written.
+    /// </summary>
+    public static SemanticIndex Open(string path, SemanticIndexOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new SemanticIndexOptions();
+        path = System.IO.Path.GetFullPath(path);
+        bool exists = File.Exists(path) && new FileInfo(path).Length > 0;
+        if (!exists && options.ReadOnly)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Index file not found: {path}.") { FilePath = path };
+        }
+        if (exists)
+        {
+            CheckHeader(path);
+        }
+        var csb = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        };
+        var db = new SqliteConnection(csb.ToString());
+        var index = new SemanticIndex(path, db, options);
+        try
+        {
+            db.Open();
+            index.Initialize(exists);
+            index.LoadVectors();
+            return index;
+        }
+        catch (SqliteException e)
+        {
+            index.Dispose();
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Index file {path} cannot be read as an index: {e.Message}", e) { FilePath = path };
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckHeader(string path)
+    {
+        var head = new byte[16];
+        int read;
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            read = fs.ReadAtLeast(head, 16, throwOnEndOfStream: false);
+        }
+        if (read < 16 || !head.AsSpan().SequenceEqual(SqliteHeader))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{path} is not an index: it is not a SQLite database (the first 16 bytes are not \"SQLite format 3\\0\"). Nothing was changed.") { FilePath = path };
+        }
+    }
+
+    private void Initialize(bool existed)
+    {
+        long appId = Scalar<long>("PRAGMA application_id");
+        long tables = Scalar<long>("SELECT count(*) FROM sqlite_schema");
+        if (existed && tables > 0 && appId != ApplicationId)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path} is a SQLite database of another application (application_id 0x{appId:X8}, expected 0x{ApplicationId:X8}). Refusing to modify it.") { FilePath = Path };
+        }
+        if (existed && tables > 0)
+        {
+            string check = Scalar<string>("PRAGMA quick_check");
+            if (check != "ok")
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path} is corrupted (PRAGMA quick_check: {check}). Nothing was changed.") { FilePath = Path };
+            }
+            long version = Scalar<long>("PRAGMA user_version");
+            if (version != SchemaVersion)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{Path} has index schema version {version}; this version reads {SchemaVersion}.") { FilePath = Path };
+            }
+        }
+        if (!_options.ReadOnly)
+        {
+            Execute("PRAGMA journal_mode=WAL");
+            // WAL + NORMAL: a committed transaction survives a killed process (not necessarily a power cut).
+            Execute("PRAGMA synchronous=NORMAL");
+            Execute("PRAGMA busy_timeout=5000");
+            if (tables == 0)
+            {
+                using var tx = _db.BeginTransaction();
+                Execute($"""
+                    PRAGMA application_id={ApplicationId};
+                    PRAGMA user_version={SchemaVersion};
+                    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE documents(id TEXT PRIMARY KEY, title TEXT, text TEXT NOT NULL, metadata TEXT,
+                        content_hash BLOB NOT NULL, chunk_count INTEGER NOT NULL, indexed_at TEXT NOT NULL);
+                    CREATE TABLE chunks(chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+                        start INTEGER NOT NULL, end_ INTEGER NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);
+                    CREATE INDEX chunks_by_doc ON chunks(doc_id);
+                    CREATE VIRTUAL TABLE chunks_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
+                    CREATE TABLE embedding_cache(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE ann_graph(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, graph BLOB NOT NULL);
+                    INSERT INTO meta(key, value) VALUES ('format', 'embeddinggemma-search'), ('generation', '0');
+                    """, tx);
+                tx.Commit();
+            }
+        }
+        else if (tables == 0)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path} is an empty database, not an index.") { FilePath = Path };
+        }
+        ModelId = GetMeta("model");
+        var dim = GetMeta("dimension");
+        Dimension = dim is null ? null : int.Parse(dim, CultureInfo.InvariantCulture);
+    }
+
+    private void LoadVectors()
+    {
+        if (Dimension is not int dim)
+        {
+            return;
+        }
+        CreateStores(dim);
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT chunk_id, doc_id, vector FROM chunks ORDER BY chunk_id";
+        using var r = cmd.ExecuteReader();
+        var buffer = new float[dim];
+        while (r.Read())
+        {
+            long chunkId = r.GetInt64(0);
+            var blob = (byte[])r.GetValue(2);
+            if (blob.Length != dim * sizeof(float))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{Path}: chunk {chunkId} has a {blob.Length}-byte vector; the index dimension {dim} needs {dim * sizeof(float)} bytes.") { FilePath = Path };
+            }
+            MemoryMarshal.Cast<byte, float>(blob).CopyTo(buffer);
+            AppendRow(chunkId, r.GetString(1), buffer);
+        }
+    }
+
+    private void CreateStores(int dim)
+    {
+        if (_options.Storage == VectorStorage.Int8)
+        {
+            _int8 ??= new Int8Matrix(dim);
+        }
+        else
+        {
+            _vectors ??= new VectorMatrix(dim);
+        }
+    }
+
+    private void AppendRow(long chunkId, string docId, ReadOnlySpan<float> vector)
+    {
+        int row = _vectors is not null ? _vectors.Add(vector) : _int8!.Add(vector);
+        _rowChunk.Add(chunkId);
+        _rowDoc.Add(docId);
+        _chunkRow[chunkId] = row;
+        if (_alive.Length <= row)
+        {
+            Array.Resize(ref _alive, Math.Max(16, _alive.Length * 2));
+        }
+        _alive[row] = true;
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    /// <summary>The stored content hash of a document, or null when it is not in the index.</summary>
+    public byte[]? GetContentHash(string documentId)
+    {
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT content_hash FROM documents WHERE id = $id";
+            cmd.Parameters.AddWithValue("$id", documentId);
+            return cmd.ExecuteScalar() as byte[];
+        }
+    }
+
+    /// <summary>Cached vectors for the given keys (missing keys are absent from the result).</summary>
+    public Dictionary<string, float[]> GetCachedEmbeddings(IEnumerable<byte[]> keys)
+    {
+        var result = new Dictionary<string, float[]>();
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT vector FROM embedding_cache WHERE key = $k";
+            var p = cmd.Parameters.Add("$k", SqliteType.Blob);
+            foreach (var key in keys)
+            {
+                p.Value = key;
+                if (cmd.ExecuteScalar() is byte[] blob)
+                {
+                    result[Convert.ToHexString(key)] = MemoryMarshal.Cast<byte, float>(blob).ToArray();
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>One document ready to store: its chunks with their vectors, and its content hash.</summary>
+    public sealed record PreparedDocument(SearchDocument Document, byte[] ContentHash, IReadOnlyList<TextChunk> Chunks, IReadOnlyList<float[]> Vectors, IReadOnlyList<byte[]> CacheKeys);
+
+    /// <summary>
+    /// Stores (inserts or replaces) a batch of documents in ONE transaction, with the model identity and dimension
+    /// checked against the index. Either every document of the batch is stored or none is.
+    /// </summary>
+    public void Upsert(IReadOnlyList<PreparedDocument> batch, string modelId, string? modelSpec = null)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentException.ThrowIfNullOrEmpty(modelId);
+        ThrowIfReadOnly();
+        if (batch.Count == 0)
+        {
+            return;
+        }
+        int dim = batch.First(b => b.Vectors.Count > 0).Vectors[0].Length;
+        foreach (var b in batch)
+        {
+            if (b.Chunks.Count != b.Vectors.Count || b.Chunks.Count == 0)
+            {
+                throw new ArgumentException($"Document '{b.Document.Id}' has {b.Chunks.Count} chunks and {b.Vectors.Count} vectors.");
+            }
+            foreach (var v in b.Vectors)
+            {
+                if (v.Length != dim)
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Document '{b.Document.Id}': vectors of {v.Length} and {dim} dimensions in one batch.");
+                }
+            }
+        }
+        CheckModel(modelId, dim);
+        _rw.EnterWriteLock();
+        try
+        {
+            var added = new List<(long Chunk, string Doc, float[] Vector)>();
+            var removed = new List<long>();
+            lock (_dbLock)
+            {
+                using var tx = _db.BeginTransaction();
+                if (ModelId is null)
+                {
+                    SetMeta("model", modelId, tx);
+                    SetMeta("dimension", dim.ToString(CultureInfo.InvariantCulture), tx);
+                    if (modelSpec is not null)
+                    {
+                        SetMeta("model_spec", modelSpec, tx);
+                    }
+                }
+                foreach (var b in batch)
+                {
+                    removed.AddRange(DeleteDocumentRows(b.Document.Id, tx));
+                    InsertDocument(b, tx, added);
+                }
+                Execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", tx);
+                tx.Commit();
+            }
+            if (ModelId is null)
+            {
+                ModelId = modelId;
+                Dimension = dim;
+                CreateStores(dim);
+            }
+            ApplyToMemory(removed, added);
+        }
+        finally
+        {
+            _rw.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes a document and its chunks. Returns false when it was not in the index.</summary>
+    public bool Delete(string documentId)
+    {
+        ArgumentNullException.ThrowIfNull(documentId);
+        ThrowIfReadOnly();
+        _rw.EnterWriteLock();
+        try
+        {
+            List<long> removed;
+            bool existed;
+            lock (_dbLock)
+            {
+                using var tx = _db.BeginTransaction();
+                removed = DeleteDocumentRows(documentId, tx);
+                existed = removed.Count > 0;
+                Execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", tx);
+                tx.Commit();
+            }
+            ApplyToMemory(removed, []);
+            return existed;
+        }
+        finally
+        {
+            _rw.ExitWriteLock();
+        }
+    }
+
+    private List<long> DeleteDocumentRows(string id, SqliteTransaction tx)
+    {
+        var chunkIds = new List<long>();
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT chunk_id FROM chunks WHERE doc_id = $id";
+            cmd.Parameters.AddWithValue("$id", id);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                chunkIds.Add(r.GetInt64(0));
+            }
+        }
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "DELETE FROM chunks_fts WHERE rowid IN (SELECT chunk_id FROM chunks WHERE doc_id = $id); DELETE FROM chunks WHERE doc_id = $id; DELETE FROM documents WHERE id = $id;";
+            cmd.Parameters.AddWithValue("$id", id);
+            cmd.ExecuteNonQuery();
+        }
+        return chunkIds;
+    }
+
+    private void InsertDocument(PreparedDocument b, SqliteTransaction tx, List<(long, string, float[])> added)
+    {
+        var d = b.Document;
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT INTO documents(id, title, text, metadata, content_hash, chunk_count, indexed_at) VALUES ($id, $title, $text, $meta, $hash, $n, $at)";
+            cmd.Parameters.AddWithValue("$id", d.Id);
+            cmd.Parameters.AddWithValue("$title", (object?)d.Title ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$text", d.Text);
+            cmd.Parameters.AddWithValue("$meta", d.Metadata is null ? DBNull.Value : JsonSerializer.Serialize(d.Metadata));
+            cmd.Parameters.AddWithValue("$hash", b.ContentHash);
+            cmd.Parameters.AddWithValue("$n", b.Chunks.Count);
+            cmd.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            cmd.ExecuteNonQuery();
+        }
+        using var chunkCmd = _db.CreateCommand();
+        chunkCmd.Transaction = tx;
+        chunkCmd.CommandText = "INSERT INTO chunks(doc_id, ordinal, start, end_, text, vector) VALUES ($doc, $ord, $start, $end, $text, $vec) RETURNING chunk_id";
+        using var ftsCmd = _db.CreateCommand();
+        ftsCmd.Transaction = tx;
+        ftsCmd.CommandText = "INSERT INTO chunks_fts(rowid, title, text) VALUES ($id, $title, $text)";
+        using var cacheCmd = _db.CreateCommand();
+        cacheCmd.Transaction = tx;
+        cacheCmd.CommandText = "INSERT OR IGNORE INTO embedding_cache(key, vector) VALUES ($k, $v)";
+        for (int i = 0; i < b.Chunks.Count; i++)
+        {
+            var c = b.Chunks[i];
+            var blob = MemoryMarshal.AsBytes(b.Vectors[i].AsSpan()).ToArray();
+            chunkCmd.Parameters.Clear();
+            chunkCmd.Parameters.AddWithValue("$doc", d.Id);
+            chunkCmd.Parameters.AddWithValue("$ord", c.Ordinal);
+            chunkCmd.Parameters.AddWithValue("$start", c.Start);
+            chunkCmd.Parameters.AddWithValue("$end", c.End);
+            chunkCmd.Parameters.AddWithValue("$text", c.Text);
+            chunkCmd.Parameters.AddWithValue("$vec", blob);
+            long chunkId = (long)chunkCmd.ExecuteScalar()!;
+            ftsCmd.Parameters.Clear();
+            ftsCmd.Parameters.AddWithValue("$id", chunkId);
+            ftsCmd.Parameters.AddWithValue("$title", (object?)d.Title ?? "");
+            ftsCmd.Parameters.AddWithValue("$text", c.Text);
+            ftsCmd.ExecuteNonQuery();
+            if (i < b.CacheKeys.Count)
+            {
+                cacheCmd.Parameters.Clear();
+                cacheCmd.Parameters.AddWithValue("$k", b.CacheKeys[i]);
+                cacheCmd.Parameters.AddWithValue("$v", blob);
+                cacheCmd.ExecuteNonQuery();
+            }
+            added.Add((chunkId, d.Id, b.Vectors[i]));
+        }
+    }
+
+    private void ApplyToMemory(List<long> removed, List<(long Chunk, string Doc, float[] Vector)> added)
+    {
+        foreach (var chunk in removed)
+        {
+            if (_chunkRow.Remove(chunk, out int row) && _alive[row])
+            {
+                _alive[row] = false;
+                _deadRows++;
+            }
+        }
+        foreach (var (chunk, doc, vector) in added)
+        {
+            AppendRow(chunk, doc, vector);
+        }
+    }
+
+    private void CheckModel(string modelId, int dim)
+    {
+        if (ModelId is not null && ModelId != modelId)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"{Path} was built with model '{ModelId}'; these vectors come from '{modelId}'. Use the same model (or a new index file).") { FilePath = Path };
+        }
+        if (Dimension is int d && d != dim)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"Dimension mismatch: {Path} holds {d}-dimension vectors; the model produced {dim}. Nothing was stored.") { FilePath = Path };
+        }
+    }
+
+    private void ThrowIfReadOnly()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.ReadOnly)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{Path} was opened read-only.") { FilePath = Path };
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /// <summary>Counts and the stored model identity.</summary>
+    public IndexInfo GetInfo()
+    {
+        lock (_dbLock)
+        {
+            return new IndexInfo(ModelId, Dimension, GetMeta("model_spec"),
+                Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
+                Scalar<long>("SELECT count(*) FROM embedding_cache"), Path);
+        }
+    }
+
+    /// <summary>The stored document, or null.</summary>
+    public SearchDocument? GetDocument(string id)
+    {
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT title, text, metadata FROM documents WHERE id = $id";
+            cmd.Parameters.AddWithValue("$id", id);
+            using var r = cmd.ExecuteReader();
+            if (!r.Read())
+            {
+                return null;
+            }
+            return new SearchDocument(id, r.GetString(1))
+            {
+                Title = r.IsDBNull(0) ? null : r.GetString(0),
+                Metadata = r.IsDBNull(2) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(2)),
+            };
+        }
+    }
+
+    /// <summary>Ids of every stored document.</summary>
+    public IReadOnlyList<string> GetDocumentIds()
+    {
+        lock (_dbLock)
+        {
+            var ids = new List<string>();
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT id FROM documents ORDER BY id";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ids.Add(r.GetString(0));
+            }
+            return ids;
+        }
+    }
+
+    /// <summary>
+    /// Searches with a query vector (unit length, as the model gives). <paramref name="queryText"/> is needed for
+    /// <see cref="SearchMode.Hybrid"/> (the keyword side) and ignored otherwise.
+    /// </summary>
+    public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> queryVector, SearchOptions? options = null, string? queryText = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        options ??= new SearchOptions();
+        if (options.TopK <= 0)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"top_k must be at least 1, got {options.TopK}.");
+        }
+        if (options.Mode == SearchMode.Hybrid && string.IsNullOrWhiteSpace(queryText))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "Hybrid search needs the query text (empty query).");
+        }
+        if (Dimension is null)
+        {
+            return [];
+        }
+        if (queryVector.Length != Dimension)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"Dimension mismatch: the query vector has {queryVector.Length} dimensions; {Path} holds {Dimension}.") { FilePath = Path };
+        }
+        var q = queryVector.ToArray();
+        _rw.EnterReadLock();
+        try
+        {
+            var allowed = BuildAllowed(options.Filter);
+            float minScore = options.Threshold ?? float.NegativeInfinity;
+            if (options.Mode == SearchMode.Hybrid)
+            {
+                return Hybrid(q, queryText!, options, allowed, minScore);
+            }
+            var rows = VectorSearch(q, options, allowed, minScore, options.TopK);
+            return Materialize(rows.Select(r => (r.Row, r.Score, (float?)r.Score, (double?)null)).ToList(), options.TopK);
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+    }
+
+    /// <summary>The best rows; with OneHitPerDocument, widened until k distinct documents are found or rows run out.</summary>
+    private List<ScoredRow> VectorSearch(float[] q, SearchOptions options, bool[] allowed, float minScore, int k)
+    {
+        int want = options.OneHitPerDocument ? k * 4 : k;
+        while (true)
+        {
+            var rows = RawSearch(q, options, allowed, minScore, want);
+            if (!options.OneHitPerDocument)
+            {
+                return [.. rows];
+            }
+            var seen = new HashSet<string>();
+            var best = new List<ScoredRow>();
+            foreach (var r in rows)
+            {
+                if (seen.Add(_rowDoc[r.Row]))
+                {
+                    best.Add(r);
+                }
+            }
+            if (best.Count >= k || rows.Length < want || want >= VectorCount)
+            {
+                return best.Take(k).ToList();
+            }
+            want *= 4;
+        }
+    }
+
+    private ScoredRow[] RawSearch(float[] q, SearchOptions options, bool[] allowed, float minScore, int k)
+    {
+        switch (options.Mode)
+        {
+            case SearchMode.Funnel when _vectors is not null:
+                return EnsureFunnel(options.FunnelDimension).Search(q, k, options.Candidates, allowed, minScore, _options.ScanThreads);
+            case SearchMode.Ann when _vectors is not null:
+                return EnsureHnsw().Search(q, k, options.Ef, allowed, minScore);
+            default:
+                if (_int8 is not null)
+                {
+                    return _int8.Search(q, k, Math.Max(options.Candidates, k), FetchVector, allowed, minScore);
+                }
+                return ExactScanner.Search(_vectors!, q, k, allowed, minScore, _options.ScanThreads);
+        }
+    }
+
+    private ReadOnlyMemory<float> FetchVector(int row)
+    {
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT vector FROM chunks WHERE chunk_id = $id";
+            cmd.Parameters.AddWithValue("$id", _rowChunk[row]);
+            var blob = (byte[])cmd.ExecuteScalar()!;
+            return MemoryMarshal.Cast<byte, float>(blob).ToArray();
+        }
+    }
+
+    private MatryoshkaFunnel EnsureFunnel(int prefix)
+    {
+        lock (_lazyLock)
+        {
+            if (_funnel is null || _funnel.PrefixDimension != prefix)
+            {
+                _funnel = MatryoshkaFunnel.Build(_vectors!, Math.Min(prefix, _vectors!.Dimension));
+            }
+            _funnel.Append();
+            return _funnel;
+        }
+    }
+
+    private HnswIndex EnsureHnsw()
+    {
+        lock (_lazyLock)
+        {
+            if (_hnsw is null)
+            {
+                _hnsw = TryLoadGraph();
+            }
+            if (_hnsw is null)
+            {
+                _hnsw = HnswIndex.Build(_vectors!, _options.Hnsw);
+                TrySaveGraph(_hnsw);
+            }
+            else if (_hnsw.Count < _vectors!.Count)
+            {
+                _hnsw.AddNewRows();
+            }
+            return _hnsw;
+        }
+    }
+
+    private HnswIndex? TryLoadGraph()
+    {
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT generation, graph FROM ann_graph WHERE id = 1";
+            using var r = cmd.ExecuteReader();
+            if (!r.Read() || _deadRows > 0 || r.GetInt64(0) != long.Parse(GetMeta("generation") ?? "-1", CultureInfo.InvariantCulture))
+            {
+                return null;
+            }
+            using var ms = new MemoryStream((byte[])r.GetValue(1));
+            var graph = HnswIndex.Load(ms, _vectors!, _options.Hnsw);
+            return graph.Count == _vectors!.Count ? graph : null;
+        }
+    }
+
+    private void TrySaveGraph(HnswIndex graph)
+    {
+        // The graph numbers rows in chunk order as loaded; with deleted rows still in memory that numbering
+        // differs from a fresh load, so only a tombstone-free graph is stored.
+        if (_options.ReadOnly || _deadRows > 0)
+        {
+            return;
+        }
+        using var ms = new MemoryStream();
+        graph.Save(ms);
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "INSERT OR REPLACE INTO ann_graph(id, generation, graph) VALUES (1, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'), $g)";
+            cmd.Parameters.AddWithValue("$g", ms.ToArray());
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    private bool[] BuildAllowed(IReadOnlyDictionary<string, string>? filter)
+    {
+        int n = _rowChunk.Count;
+        var allowed = new bool[n];
+        if (filter is null || filter.Count == 0)
+        {
+            Array.Copy(_alive, allowed, n);
+            return allowed;
+        }
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            var where = new StringBuilder();
+            int i = 0;
+            foreach (var (key, value) in filter)
+            {
+                where.Append(i == 0 ? " WHERE " : " AND ");
+                where.Append(CultureInfo.InvariantCulture, $"json_extract(d.metadata, $p{i}) = $v{i}");
+                cmd.Parameters.AddWithValue($"$p{i}", "$.\"" + key.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"");
+                cmd.Parameters.AddWithValue($"$v{i}", value);
+                i++;
+            }
+            cmd.CommandText = "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.id = c.doc_id" + where;
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && _alive[row])
+                {
+                    allowed[row] = true;
+                }
+            }
+        }
+        return allowed;
+    }
+
+    private List<SearchHit> Hybrid(float[] q, string queryText, SearchOptions options, bool[] allowed, float minScore)
+    {
+        int depth = Math.Max(options.HybridDepth, options.TopK);
+        var vector = VectorSearch(q, options with { Mode = SearchMode.Exact }, allowed, minScore, depth);
+        var keyword = KeywordSearch(queryText, depth * (options.OneHitPerDocument ? 4 : 1), allowed);
+        if (options.OneHitPerDocument)
+        {
+            var seen = new HashSet<string>();
+            keyword = keyword.Where(k => seen.Add(_rowDoc[k.Row])).Take(depth).ToList();
+        }
+        var fused = new Dictionary<int, (double Score, float? Sim, double? Bm25)>();
+        for (int i = 0; i < vector.Count; i++)
+        {
+            fused[vector[i].Row] = (1.0 / (options.RrfK + i + 1), vector[i].Score, null);
+        }
+        for (int i = 0; i < keyword.Count; i++)
+        {
+            var row = keyword[i].Row;
+            var prev = fused.TryGetValue(row, out var p) ? p : (0, null, null);
+            fused[row] = (prev.Score + 1.0 / (options.RrfK + i + 1), prev.Sim, keyword[i].Bm25);
+        }
+        var ranked = fused.OrderByDescending(f => f.Value.Score).ThenBy(f => f.Key)
+            .Select(f => (f.Key, (float)f.Value.Score, f.Value.Sim, f.Value.Bm25)).ToList();
+        if (options.OneHitPerDocument)
+        {
+            var seen = new HashSet<string>();
+            ranked = ranked.Where(r => seen.Add(_rowDoc[r.Key])).ToList();
+        }
+        return Materialize(ranked, options.TopK);
+    }
+
+    /// <summary>BM25 over the chunk texts and titles (SQLite FTS5); the query's words are OR-ed.</summary>
+    private List<(int Row, double Bm25)> KeywordSearch(string queryText, int limit, bool[] allowed)
+    {
+        var terms = FtsTerms(queryText);
+        var result = new List<(int, double)>();
+        if (terms.Count == 0)
+        {
+            return result;
+        }
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH $q ORDER BY s LIMIT $n";
+            cmd.Parameters.AddWithValue("$q", string.Join(" OR ", terms.Select(t => "\"" + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"")));
+            cmd.Parameters.AddWithValue("$n", limit * 4 + 16);
+            using var r = cmd.ExecuteReader();
+            while (r.Read() && result.Count < limit)
+            {
+                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && allowed[row])
+                {
+                    result.Add((row, r.GetDouble(1)));
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Splits a query into FTS5 terms: runs of letters/digits (any script), each quoted as a phrase.</summary>
+    internal static List<string> FtsTerms(string text)
+    {
+        var terms = new List<string>();
+        var sb = new StringBuilder();
+        foreach (char c in text)
+        {
+            if (char.IsLetterOrDigit(c) || char.IsSurrogate(c) || c == '_')
+            {
+                sb.Append(c);
+            }
+            else if (sb.Length > 0)
+            {
+                terms.Add(sb.ToString());
+                sb.Clear();
+            }
+        }
+        if (sb.Length > 0)
+        {
+            terms.Add(sb.ToString());
+        }
+        return terms.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+    }
+
+    private List<SearchHit> Materialize(List<(int Row, float Score, float? Sim, double? Bm25)> rows, int k)
+    {
+        var hits = new List<SearchHit>(Math.Min(k, rows.Count));
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT c.doc_id, c.ordinal, c.start, c.end_, c.text, d.title, d.metadata FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.chunk_id = $id";
+            var p = cmd.Parameters.Add("$id", SqliteType.Integer);
+            foreach (var (row, score, sim, bm25) in rows.Take(k))
+            {
+                p.Value = _rowChunk[row];
+                using var r = cmd.ExecuteReader();
+                if (!r.Read())
+                {
+                    continue;
+                }
+                hits.Add(new SearchHit
+                {
+                    DocumentId = r.GetString(0),
+                    ChunkIndex = r.GetInt32(1),
+                    Start = r.GetInt32(2),
+                    End = r.GetInt32(3),
+                    Text = r.GetString(4),
+                    Title = r.IsDBNull(5) ? null : r.GetString(5),
+                    Metadata = r.IsDBNull(6) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)),
+                    Score = score,
+                    Similarity = sim,
+                    Bm25 = bm25,
+                });
+            }
+        }
+        return hits;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// <summary>SHA-256 of the parts, each length-prefixed (so ("ab","c") and ("a","bc") differ).</summary>
+    public static byte[] Hash(params string?[] parts)
+    {
+        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> len = stackalloc byte[4];
+        foreach (var part in parts)
+        {
+            var bytes = part is null ? [0xFF] : Encoding.UTF8.GetBytes(part);
+            BitConverter.TryWriteBytes(len, part is null ? -1 : bytes.Length);
+            h.AppendData(len);
+            h.AppendData(bytes);
+        }
+        return h.GetHashAndReset();
+    }
+
+    private string? GetMeta(string key)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT value FROM meta WHERE key = $k";
+        cmd.Parameters.AddWithValue("$k", key);
+        return cmd.ExecuteScalar() as string;
+    }
+
+    private void SetMeta(string key, string value, SqliteTransaction tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT OR REPLACE INTO meta(key, value) VALUES ($k, $v)";
+        cmd.Parameters.AddWithValue("$k", key);
+        cmd.Parameters.AddWithValue("$v", value);
+        cmd.ExecuteNonQuery();
+    }
+
+    private T Scalar<T>(string sql)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
+    }
+
+    private void Execute(string sql, SqliteTransaction? tx = null)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _db.Dispose();
+        _rw.Dispose();
+    }
+}

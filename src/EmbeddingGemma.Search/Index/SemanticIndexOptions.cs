@@ -1,0 +1,25 @@
+namespace EmbeddingGemma.Search.Index;
+
+/// <summary>How vectors are held in memory for search.</summary>
+public enum VectorStorage
+{
+    /// <summary>float32 (4 bytes per dimension).</summary>
+    Float32,
+    /// <summary>int8 with a per-vector scale (1 byte per dimension); candidates are rescored with the float32 vectors stored in SQLite.</summary>
+    Int8,
+}
+
+/// <summary>Options for opening a <see cref="SemanticIndex"/>.</summary>
+public sealed record SemanticIndexOptions
+{
+    /// <summary>Open without writing anything (searching only). A missing file is then an error.</summary>
+    public bool ReadOnly { get; init; }
+    public VectorStorage Storage { get; init; } = VectorStorage.Float32;
+    /// <summary>HNSW parameters for <see cref="SearchMode.Ann"/>.</summary>
+    public Ann.HnswOptions Hnsw { get; init; } = new();
+    /// <summary>Threads for the exact scan (0 = all cores).</summary>
+    public int ScanThreads { get; init; }
+}
+
+/// <summary>What the index was built with (stored in its meta table).</summary>
+public sealed record IndexInfo(string? ModelId, int? Dimension, string? ModelSpec, long Documents, long Chunks, long CachedEmbeddings, string Path);

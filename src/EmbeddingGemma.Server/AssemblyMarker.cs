@@ -1,2 +1,0 @@
-namespace EmbeddingGemma.Server;
-internal static class AssemblyMarker { }

@@ -1,0 +1,110 @@
+using EmbeddingGemma.Server.Core;
+using EmbeddingGemma.Server.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace EmbeddingGemma.Server;
+
+/// <summary>
+/// Entry points for hosting the embedding service, standalone or inside another ASP.NET Core app:
+/// <code>
+/// var builder = EmbeddingServer.CreateBuilder(args, o => o.Model = "path/to/model");
+/// var app = builder.Build();
+/// app.MapEmbeddingGemma();
+/// await app.RunAsync();
+/// </code>
+/// </summary>
+public static class EmbeddingServer
+{
+    /// <summary>
+    /// A <see cref="WebApplicationBuilder"/> with the service registered. Settings come from the "EmbeddingGemma"
+    /// configuration section (appsettings.json, environment variables such as EmbeddingGemma__ApiKey, command-line
+    /// arguments such as --EmbeddingGemma:MaxBatchTokens=8192), then <paramref name="configure"/>.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args, Action<EmbeddingServerOptions>? configure = null, BackendLoader? loader = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddEmbeddingGemmaServer(builder.Configuration, configure, loader);
+        return builder;
+    }
+
+    /// <summary>The default loader: <see cref="EmbeddingServerOptions.Model"/> through the model library.</summary>
+    public static BackendLoader DefaultLoader { get; set; } = (options, _) =>
+        throw new EmbeddingGemmaException(ErrorKind.Unsupported,
+            "No model engine is available in this build; pass a BackendLoader to AddEmbeddingGemmaServer.");
+}
+
+/// <summary>Service registration for the embedding service.</summary>
+public static class EmbeddingServerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the options (bound from <paramref name="configuration"/>'s "EmbeddingGemma" section when given),
+    /// metrics, the model host (background loading, graceful drain), the core service and CORS.
+    /// </summary>
+    public static IServiceCollection AddEmbeddingGemmaServer(this IServiceCollection services, IConfiguration? configuration = null,
+        Action<EmbeddingServerOptions>? configure = null, BackendLoader? loader = null)
+    {
+        var optionsBuilder = services.AddOptions<EmbeddingServerOptions>();
+        if (configuration is not null)
+        {
+            optionsBuilder.Bind(configuration.GetSection(EmbeddingServerOptions.SectionName));
+        }
+        if (configure is not null)
+        {
+            optionsBuilder.Configure(configure);
+        }
+        services.TryAddSingleton(loader ?? ((o, ct) => EmbeddingServer.DefaultLoader(o, ct)));
+        services.TryAddSingleton(_ => new ServerMetrics());
+        services.TryAddSingleton<ModelHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.TryAddSingleton<EmbeddingService>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<EmbeddingServerOptions>>((k, o) =>
+            k.Limits.MaxRequestBodySize = o.Value.MaxRequestBodyBytes + JsonRequest.DrainAllowance);
+        services.AddCors();
+        return services;
+    }
+}
+
+/// <summary>Endpoint mapping for the embedding service.</summary>
+public static class EmbeddingServerApplicationExtensions
+{
+    /// <summary>The CORS policy name used by the service.</summary>
+    public const string CorsPolicy = "EmbeddingGemma";
+
+    /// <summary>
+    /// Adds CORS (when origins are configured) and the API-key check, then maps /embed, /v1/embeddings,
+    /// /embeddings, /tokenize, /health, /info, /v1/models and /metrics.
+    /// </summary>
+    public static WebApplication MapEmbeddingGemma(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var options = app.Services.GetRequiredService<IOptions<EmbeddingServerOptions>>().Value;
+        if (options.CorsOrigins.Count > 0)
+        {
+            app.UseCors(policy =>
+            {
+                if (options.CorsOrigins.Contains("*"))
+                {
+                    policy.AllowAnyOrigin();
+                }
+                else
+                {
+                    policy.WithOrigins([.. options.CorsOrigins]);
+                }
+                policy.WithMethods("GET", "POST")
+                    .WithHeaders("Content-Type", "Authorization")
+                    .WithExposedHeaders("x-tokenization-time", "x-queue-time", "x-inference-time", "x-total-time", "x-compute-tokens", "x-truncated-inputs", "Retry-After");
+            });
+        }
+        app.UseMiddleware<ApiKeyMiddleware>();
+        EmbeddingEndpoints.Map(app);
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        app.MapMetrics("/metrics", metrics.Registry);
+        return app;
+    }
+}

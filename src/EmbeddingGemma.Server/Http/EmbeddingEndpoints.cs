@@ -1,0 +1,465 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using EmbeddingGemma.Server.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmbeddingGemma.Server.Http;
+
+/// <summary>The HTTP contracts: article /embed, TEI /embed, OpenAI /v1/embeddings, /tokenize, /health, /info.</summary>
+internal static class EmbeddingEndpoints
+{
+    public static readonly string Version =
+        typeof(EmbeddingEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/embed", ctx => Run(ctx, "embed", ErrorShape.Native, EmbedNativeAsync));
+        app.MapPost("/v1/embeddings", ctx => Run(ctx, "v1_embeddings", ErrorShape.OpenAI, EmbedOpenAIAsync));
+        app.MapPost("/embeddings", ctx => Run(ctx, "v1_embeddings", ErrorShape.OpenAI, EmbedOpenAIAsync));
+        app.MapPost("/tokenize", ctx => Run(ctx, "tokenize", ErrorShape.Native, TokenizeAsync));
+        app.MapGet("/health", ctx => Run(ctx, "health", ErrorShape.Native, HealthAsync));
+        app.MapGet("/info", ctx => Run(ctx, "info", ErrorShape.Native, InfoAsync));
+        app.MapGet("/v1/models", ctx => Run(ctx, "v1_models", ErrorShape.OpenAI, ModelsAsync));
+    }
+
+    private static async Task Run(HttpContext context, string endpoint, ErrorShape shape, Func<HttpContext, Task> handler)
+    {
+        var metrics = context.RequestServices.GetRequiredService<ServerMetrics>();
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            await handler(context).ConfigureAwait(false);
+        }
+        catch (ApiException e)
+        {
+            await ErrorWriter.WriteAsync(context, e, shape).ConfigureAwait(false);
+        }
+        catch (EmbeddingGemmaException e)
+        {
+            await ErrorWriter.WriteAsync(context, ApiException.From(e), shape).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.StatusCode = 499; // client closed the request (nobody reads this)
+        }
+        finally
+        {
+            metrics.Requests.WithLabels(endpoint, context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)).Inc();
+            metrics.RequestDuration.WithLabels(endpoint).Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+    }
+
+    private static EmbeddingServerOptions Options(HttpContext c) => c.RequestServices.GetRequiredService<ModelHost>().Options;
+    private static EmbeddingService Service(HttpContext c) => c.RequestServices.GetRequiredService<EmbeddingService>();
+
+    // ---------------------------------------------------------------- POST /embed (article shape or TEI shape)
+
+    private static async Task EmbedNativeAsync(HttpContext context)
+    {
+        using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
+        var root = doc.RootElement;
+        bool article = root.TryGetProperty("texts", out _);
+        bool tei = root.TryGetProperty("inputs", out _);
+        if (article == tei)
+        {
+            throw new ApiException(ApiErrorType.Validation, article
+                ? "Send either `texts` (article shape) or `inputs` (TEI shape), not both."
+                : "Missing input: send `texts` (article shape: {\"texts\": [...], \"task_type\", \"dimensions\", \"normalize\"}) or `inputs` (TEI shape).",
+                article ? "texts" : "inputs");
+        }
+        if (article)
+        {
+            await EmbedArticleAsync(context, root).ConfigureAwait(false);
+        }
+        else
+        {
+            await EmbedTeiAsync(context, root).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task EmbedArticleAsync(HttpContext context, JsonElement root)
+    {
+        var texts = JsonRequest.Inputs(root, "texts", allowTokens: false);
+        if (root.GetProperty("texts").ValueKind != JsonValueKind.Array)
+        {
+            throw new ApiException(ApiErrorType.Validation, "`texts` must be an array of strings.", "texts");
+        }
+        var titles = JsonRequest.OptionalStringArray(root, "titles");
+        if (titles is not null)
+        {
+            if (titles.Count != texts.Count)
+            {
+                throw new ApiException(ApiErrorType.Validation, $"`titles` has {titles.Count} entries but `texts` has {texts.Count}; give one title (or null) per text.", "titles");
+            }
+            texts = texts.Select((t, i) => t with { Title = titles[i] }).ToList();
+        }
+        var (promptName, promptField) = PromptName(root, "task_type", "prompt_name");
+        var request = new EmbedRequest
+        {
+            Inputs = texts,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
+            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = "texts",
+        };
+        var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        await WriteJsonAsync(context, result, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("embeddings");
+            foreach (var v in result.Vectors)
+            {
+                WriteFloats(w, v);
+            }
+            w.WriteEndArray();
+            w.WriteString("model", result.Model);
+            w.WriteNumber("dimensions", result.Dimensions);
+            w.WriteBoolean("normalized", result.Normalized);
+            w.WriteStartArray("truncated");
+            foreach (bool t in result.Truncated)
+            {
+                w.WriteBooleanValue(t);
+            }
+            w.WriteEndArray();
+            WriteUsage(w, result);
+            w.WriteEndObject();
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task EmbedTeiAsync(HttpContext context, JsonElement root)
+    {
+        var inputs = JsonRequest.Inputs(root, "inputs");
+        var direction = JsonRequest.OptionalString(root, "truncation_direction");
+        if (direction is not null && !direction.Equals("right", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(ApiErrorType.Validation,
+                direction.Equals("left", StringComparison.OrdinalIgnoreCase)
+                    ? "`truncation_direction` \"left\" is not supported: EmbeddingGemma truncates on the right (keeps the start and <eos>)."
+                    : $"`truncation_direction` must be \"right\" or \"left\"; got \"{direction}\".",
+                "truncation_direction");
+        }
+        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type");
+        var request = new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
+            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = "inputs",
+        };
+        var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        await WriteJsonAsync(context, result, w =>
+        {
+            w.WriteStartArray();
+            foreach (var v in result.Vectors)
+            {
+                WriteFloats(w, v);
+            }
+            w.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- POST /v1/embeddings (OpenAI)
+
+    private static async Task EmbedOpenAIAsync(HttpContext context)
+    {
+        using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
+        var root = doc.RootElement;
+        var inputs = JsonRequest.Inputs(root, "input");
+        var format = JsonRequest.OptionalString(root, "encoding_format") ?? "float";
+        if (format is not ("float" or "base64"))
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Invalid value for 'encoding_format' = {format}. Supported values are 'float' and 'base64'.", "encoding_format");
+        }
+        _ = JsonRequest.OptionalString(root, "model"); // a single model is served; any name is accepted
+        _ = JsonRequest.OptionalString(root, "user");   // accepted, not used
+        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type", "task");
+        var request = new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
+            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = "input",
+        };
+        var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        bool base64 = format == "base64";
+        await WriteJsonAsync(context, result, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            for (int i = 0; i < result.Vectors.Count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteString("object", "embedding");
+                if (base64)
+                {
+                    w.WriteString("embedding", ToBase64(result.Vectors[i]));
+                }
+                else
+                {
+                    w.WritePropertyName("embedding");
+                    WriteFloats(w, result.Vectors[i]);
+                }
+                w.WriteNumber("index", i);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteString("model", result.Model);
+            WriteUsage(w, result);
+            w.WriteEndObject();
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Little-endian float32 bytes, base64 (what OpenAI clients decode).</summary>
+    public static string ToBase64(float[] v)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            return Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan()));
+        }
+        var bytes = new byte[v.Length * 4];
+        for (int i = 0; i < v.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), v[i]);
+        }
+        return Convert.ToBase64String(bytes);
+    }
+
+    // ---------------------------------------------------------------- POST /tokenize
+
+    private static async Task TokenizeAsync(HttpContext context)
+    {
+        using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
+        var root = doc.RootElement;
+        string field = root.TryGetProperty("inputs", out _) ? "inputs" : root.TryGetProperty("texts", out _) ? "texts" : "input";
+        var inputs = JsonRequest.Inputs(root, field, allowTokens: false);
+        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type");
+        var request = new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = field,
+        };
+        var result = Service(context).Tokenize(request);
+        await WriteJsonAsync(context, null, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("model", result.Model);
+            w.WriteStartArray("tokens");
+            foreach (var t in result.Inputs)
+            {
+                w.WriteStartArray();
+                foreach (int id in t.Ids)
+                {
+                    w.WriteNumberValue(id);
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("token_counts");
+            foreach (var t in result.Inputs)
+            {
+                w.WriteNumberValue(t.OriginalTokenCount);
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("truncated");
+            foreach (var t in result.Inputs)
+            {
+                w.WriteBooleanValue(t.Truncated);
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }).ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- GET /health, /info, /v1/models
+
+    private static Task HealthAsync(HttpContext context)
+    {
+        var host = context.RequestServices.GetRequiredService<ModelHost>();
+        var state = host.State;
+        context.Response.StatusCode = state == ModelState.Ready ? 200 : 503;
+        if (state == ModelState.Loading)
+        {
+            context.Response.Headers.RetryAfter = host.Options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        }
+        return WriteJsonAsync(context, null, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("status", state switch
+            {
+                ModelState.Ready => "healthy",
+                ModelState.Loading => "loading",
+                ModelState.Failed => "failed",
+                _ => "stopping",
+            });
+            w.WriteBoolean("model_loaded", state == ModelState.Ready);
+            if (host.LoadError is { } err)
+            {
+                w.WriteString("error", err);
+            }
+            w.WriteEndObject();
+        });
+    }
+
+    private static Task InfoAsync(HttpContext context)
+    {
+        var host = context.RequestServices.GetRequiredService<ModelHost>();
+        using var lease = host.BeginRequest();
+        var info = lease.Backend.Info;
+        var o = host.Options;
+        return WriteJsonAsync(context, null, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("model_name", o.ServedModelName ?? info.ModelName);
+            w.WriteString("model_source", info.Source);
+            w.WriteNumber("max_sequence_length", info.MaxSequenceLength);
+            w.WriteNumber("embedding_dimension", info.Dimension);
+            w.WriteStartArray("matryoshka_dimensions");
+            foreach (int d in info.MatryoshkaDimensions)
+            {
+                w.WriteNumberValue(d);
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("prompts");
+            foreach (var (name, prompt) in info.Prompts.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                w.WriteString(name, prompt);
+            }
+            w.WriteEndObject();
+            if (o.DefaultPromptName is null) { w.WriteNull("default_prompt_name"); } else { w.WriteString("default_prompt_name", o.DefaultPromptName); }
+            w.WriteNumber("vocabulary_size", info.VocabularySize);
+            w.WriteString("weight_type", info.WeightType);
+            w.WriteNumber("threads", info.Threads);
+            w.WriteString("device", "cpu");
+            w.WriteStartObject("limits");
+            w.WriteNumber("max_batch_tokens", o.MaxBatchTokens);
+            w.WriteNumber("max_batch_requests", o.MaxBatchRequests);
+            w.WriteNumber("max_queued_inputs", o.MaxQueuedInputs);
+            w.WriteNumber("max_inputs_per_request", o.MaxInputsPerRequest);
+            w.WriteNumber("max_input_characters", o.MaxInputCharacters);
+            w.WriteNumber("max_request_body_bytes", o.MaxRequestBodyBytes);
+            w.WriteBoolean("truncate", o.Truncate);
+            w.WriteEndObject();
+            w.WriteBoolean("api_key_required", !string.IsNullOrEmpty(o.ApiKey));
+            w.WriteString("version", Version);
+            w.WriteEndObject();
+        });
+    }
+
+    private static Task ModelsAsync(HttpContext context)
+    {
+        var host = context.RequestServices.GetRequiredService<ModelHost>();
+        using var lease = host.BeginRequest();
+        string name = host.Options.ServedModelName ?? lease.Backend.Info.ModelName;
+        return WriteJsonAsync(context, null, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            w.WriteStartObject();
+            w.WriteString("id", name);
+            w.WriteString("object", "model");
+            w.WriteNumber("created", 0);
+            w.WriteString("owned_by", "embeddinggemma.net");
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static (string? Name, string Field) PromptName(JsonElement root, params string[] fields)
+    {
+        string? found = null;
+        string field = fields[0];
+        foreach (var f in fields)
+        {
+            var v = JsonRequest.OptionalString(root, f);
+            if (v is null)
+            {
+                continue;
+            }
+            if (found is null)
+            {
+                found = v;
+                field = f;
+            }
+            else if (!string.Equals(found, v, StringComparison.Ordinal))
+            {
+                throw new ApiException(ApiErrorType.Validation, $"`{field}` and `{f}` name different prompts ('{found}' vs '{v}'); give one.", f);
+            }
+        }
+        return (found, field);
+    }
+
+    private static void WriteFloats(Utf8JsonWriter w, float[] v)
+    {
+        w.WriteStartArray();
+        foreach (float x in v)
+        {
+            w.WriteNumberValue(x);
+        }
+        w.WriteEndArray();
+    }
+
+    private static void WriteUsage(Utf8JsonWriter w, EmbedResult result)
+    {
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", result.TotalTokens);
+        w.WriteNumber("total_tokens", result.TotalTokens);
+        w.WriteEndObject();
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, EmbedResult? result, Action<Utf8JsonWriter> write)
+    {
+        var response = context.Response;
+        response.ContentType = "application/json";
+        if (result is not null)
+        {
+            var h = response.Headers;
+            var t = result.Timings;
+            h["x-tokenization-time"] = Ms(t.Tokenize);
+            h["x-queue-time"] = Ms(t.Queue);
+            h["x-inference-time"] = Ms(t.Inference);
+            h["x-total-time"] = Ms(t.Total);
+            h["x-compute-tokens"] = result.TotalTokens.ToString(CultureInfo.InvariantCulture);
+            var truncated = Enumerable.Range(0, result.Truncated.Count).Where(i => result.Truncated[i]).ToArray();
+            if (truncated.Length > 0)
+            {
+                h["x-truncated-inputs"] = string.Join(',', truncated);
+            }
+        }
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            write(w);
+        }
+        response.ContentLength = buffer.WrittenCount;
+        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("F3", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,284 @@
+using System.Text.Json;
+using EmbeddingGemma.Server.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace EmbeddingGemma.Server.Http;
+
+/// <summary>Reads a JSON request body within the size limit and reads typed fields with precise error messages.</summary>
+internal static class JsonRequest
+{
+    /// <summary>
+    /// Bytes past the limit the server still reads (and discards) before answering 413, so that a client which is
+    /// still sending gets the answer instead of a broken pipe. Larger bodies are cut off at once.
+    /// </summary>
+    public const long DrainAllowance = 1 << 20;
+
+    public static async Task<JsonDocument> ReadAsync(HttpContext context, long maxBytes)
+    {
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = maxBytes + DrainAllowance;
+        }
+        if (context.Request.ContentLength is long declared && declared > maxBytes)
+        {
+            if (declared <= maxBytes + DrainAllowance)
+            {
+                await DrainAsync(context).ConfigureAwait(false);
+            }
+            throw TooLarge(declared, maxBytes);
+        }
+        try
+        {
+            using var limited = new LimitedStream(context.Request.Body, maxBytes);
+            var doc = await JsonDocument.ParseAsync(limited, default, context.RequestAborted).ConfigureAwait(false);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                var kind = doc.RootElement.ValueKind;
+                doc.Dispose();
+                throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {Describe(kind)}.", "body");
+            }
+            return doc;
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Malformed JSON in the request body: {e.Message}", "body", e);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(null, maxBytes);
+        }
+        catch (LimitedStream.LimitExceededException)
+        {
+            await DrainAsync(context).ConfigureAwait(false);
+            throw TooLarge(null, maxBytes);
+        }
+    }
+
+    private static async Task DrainAsync(HttpContext context)
+    {
+        var buffer = new byte[16384];
+        try
+        {
+            while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // past the drain allowance: Kestrel closes the connection after the response
+        }
+    }
+
+    private static ApiException TooLarge(long? size, long max) => new(ApiErrorType.TooLarge,
+        size is null ? $"The request body is larger than the limit of {max} bytes." : $"The request body has {size} bytes; the limit is {max} bytes.", "body");
+
+    public static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
+    public static bool Has(JsonElement root, string name) => root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    public static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return v.ValueKind == JsonValueKind.String ? v.GetString()
+            : throw new ApiException(ApiErrorType.Validation, $"`{name}` must be a string; got {Describe(v.ValueKind)}.", name);
+    }
+
+    public static bool? OptionalBool(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new ApiException(ApiErrorType.Validation, $"`{name}` must be a boolean; got {Describe(v.ValueKind)}.", name),
+        };
+    }
+
+    public static int? OptionalInt(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (v.ValueKind != JsonValueKind.Number)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"`{name}` must be an integer; got {Describe(v.ValueKind)}.", name);
+        }
+        if (v.TryGetInt32(out int i))
+        {
+            return i;
+        }
+        if (v.TryGetInt64(out long l))
+        {
+            return l < 0 ? int.MinValue : int.MaxValue; // out of every valid range: reported by the range check
+        }
+        throw new ApiException(ApiErrorType.Validation, $"`{name}` must be an integer; got {v.GetRawText()}.", name);
+    }
+
+    /// <summary>
+    /// Reads inputs given as a string, an array of strings, one array of token ids, or an array whose elements are
+    /// strings or token-id arrays (OpenAI / TEI shapes).
+    /// </summary>
+    public static List<EmbedInput> Inputs(JsonElement root, string name, bool allowTokens = true)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"`{name}` is required.", name);
+        }
+        var list = new List<EmbedInput>();
+        switch (v.ValueKind)
+        {
+            case JsonValueKind.String:
+                list.Add(EmbedInput.FromText(v.GetString()!));
+                return list;
+            case JsonValueKind.Array:
+                break;
+            default:
+                throw new ApiException(ApiErrorType.Validation,
+                    $"`{name}` must be a string or an array of {(allowTokens ? "strings or token ids" : "strings")}; got {Describe(v.ValueKind)}.", name);
+        }
+        if (v.GetArrayLength() == 0)
+        {
+            return list;
+        }
+        if (allowTokens && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+        {
+            list.Add(EmbedInput.FromTokens(TokenIds(v, name, 0, single: true)));
+            return list;
+        }
+        int index = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind == JsonValueKind.String)
+            {
+                list.Add(EmbedInput.FromText(e.GetString()!));
+            }
+            else if (allowTokens && e.ValueKind == JsonValueKind.Array)
+            {
+                list.Add(EmbedInput.FromTokens(TokenIds(e, name, index, single: false)));
+            }
+            else
+            {
+                throw new ApiException(ApiErrorType.Validation,
+                    $"`{name}[{index}]` must be {(allowTokens ? "a string or an array of token ids" : "a string")}; got {Describe(e.ValueKind)}.", name);
+            }
+            index++;
+        }
+        return list;
+    }
+
+    private static int[] TokenIds(JsonElement array, string name, int index, bool single)
+    {
+        var ids = new int[array.GetArrayLength()];
+        int j = 0;
+        foreach (var e in array.EnumerateArray())
+        {
+            string where = single ? $"`{name}`" : $"`{name}[{index}]`";
+            if (e.ValueKind != JsonValueKind.Number)
+            {
+                throw new ApiException(ApiErrorType.Validation, $"{where}: element {j} must be an integer token id; got {Describe(e.ValueKind)}.", name);
+            }
+            if (e.TryGetInt32(out int id))
+            {
+                ids[j++] = id;
+            }
+            else if (e.TryGetInt64(out long big))
+            {
+                throw new ApiException(ApiErrorType.Validation, $"{where}: token id {big} at position {j} is outside the vocabulary.", name);
+            }
+            else
+            {
+                throw new ApiException(ApiErrorType.Validation, $"{where}: element {j} must be an integer token id; got {e.GetRawText()}.", name);
+            }
+        }
+        return ids;
+    }
+
+    /// <summary>An optional array of strings (or nulls), e.g. per-input titles.</summary>
+    public static List<string?>? OptionalStringArray(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (v.ValueKind != JsonValueKind.Array)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"`{name}` must be an array of strings; got {Describe(v.ValueKind)}.", name);
+        }
+        var list = new List<string?>();
+        int i = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            list.Add(e.ValueKind switch
+            {
+                JsonValueKind.String => e.GetString(),
+                JsonValueKind.Null => null,
+                _ => throw new ApiException(ApiErrorType.Validation, $"`{name}[{i}]` must be a string or null; got {Describe(e.ValueKind)}.", name),
+            });
+            i++;
+        }
+        return list;
+    }
+}
+
+/// <summary>A read-only stream that throws once more than a given number of bytes were read (chunked bodies).</summary>
+internal sealed class LimitedStream : Stream
+{
+    private readonly Stream _inner;
+    private readonly long _max;
+    private long _read;
+
+    public LimitedStream(Stream inner, long max)
+    {
+        _inner = inner;
+        _max = max;
+    }
+
+    public sealed class LimitExceededException : IOException
+    {
+        public LimitExceededException() : base("Request body limit exceeded.") { }
+        public LimitExceededException(string message) : base(message) { }
+        public LimitExceededException(string message, Exception inner) : base(message, inner) { }
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(_inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => Count(await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private int Count(int n)
+    {
+        _read += n;
+        return _read > _max ? throw new LimitExceededException() : n;
+    }
+}

@@ -1,0 +1,417 @@
+using System.Text.Json;
+using EmbeddingGemma.Formats;
+using EmbeddingGemma.Model;
+using EmbeddingGemma.Tokenization;
+
+namespace EmbeddingGemma.Embeddings;
+
+/// <summary>
+/// EmbeddingGemma as sentence-transformers runs it (modules.json): prompt, tokenize (&lt;bos&gt; … &lt;eos&gt;,
+/// truncation at 2048), encoder, mean pooling over all tokens (prompt and specials included), Dense, Dense,
+/// L2 normalise, Matryoshka truncate + re-normalise. Thread-safe: any number of callers may encode at once.
+/// </summary>
+public sealed class EmbeddingGemmaModel : IDisposable
+{
+    private readonly ModelWeights _weights;
+    private readonly GemmaTokenizer? _tokenizer;
+    private readonly ISequenceEncoder _encoder;
+
+    private EmbeddingGemmaModel(ModelWeights weights, GemmaTokenizer? tokenizer, ISequenceEncoder encoder, PromptResolver prompts, int maxSeqLength, string source)
+    {
+        _weights = weights;
+        _tokenizer = tokenizer;
+        _encoder = encoder;
+        PromptResolver = prompts;
+        MaxTokens = Math.Min(maxSeqLength, weights.Config.MaxPositionEmbeddings);
+        Source = source;
+    }
+
+    /// <summary>Resolves hub ids (org/name) to a local path; set by the Hub module. Null: hub ids are refused.</summary>
+    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; }
+
+    /// <summary>Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null (the reference encoder by default).</summary>
+    public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new ReferenceEncoder(w);
+
+    /// <summary>The backbone configuration.</summary>
+    public GemmaConfig Config => _weights.Config;
+
+    /// <summary>Full embedding size (768 for the real model).</summary>
+    public int Dimensions => _weights.Config.HiddenSize;
+
+    /// <summary>Token limit per input incl. specials (sentence_bert_config max_seq_length, at most max_position_embeddings).</summary>
+    public int MaxTokens { get; }
+
+    /// <summary>The folder or file the model was loaded from.</summary>
+    public string Source { get; }
+
+    /// <summary>The weights (read-only).</summary>
+    public ModelWeights Weights => _weights;
+
+    /// <summary>The tokenizer (null when the model has none; then only <see cref="EncodeTokenIds"/> works).</summary>
+    public GemmaTokenizer? Tokenizer => _tokenizer;
+
+    /// <summary>The encoder in use.</summary>
+    public ISequenceEncoder Encoder => _encoder;
+
+    /// <summary>The prompts of the model and how options pick one.</summary>
+    public PromptResolver PromptResolver { get; }
+
+    /// <summary>The named prompts (config_sentence_transformers.json).</summary>
+    public IReadOnlyDictionary<string, string> Prompts => PromptResolver.Prompts;
+
+    /// <summary>True when the Dense heads are present (false only with AllowMissingDense).</summary>
+    public bool HasDenseHeads => _weights.HasDense;
+
+    /// <summary>
+    /// Loads a Hugging Face / sentence-transformers folder, a <c>.gguf</c> file (tokenizer from a tokenizer.json beside
+    /// it or from its vocabulary), or a hub id through <see cref="ModelLoadOptions.HubResolver"/>.
+    /// </summary>
+    public static EmbeddingGemmaModel Load(string folderOrGgufOrHubId, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folderOrGgufOrHubId);
+        options ??= new ModelLoadOptions();
+        if (options.Activations == ActivationPrecision.Float16)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.Unsupported,
+                "float16 activations are refused: EmbeddingGemma's activations overflow float16 (model card: \"do not support float16\"; values reach ~8e5 > 65504). Use Float32. float16 WEIGHTS are fine.");
+        }
+        var path = folderOrGgufOrHubId;
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            var resolver = options.HubResolver ?? DefaultHubResolver;
+            if (LooksLikeHubId(path) && resolver is not null)
+            {
+                path = resolver(path, cancellationToken);
+            }
+            else
+            {
+                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but no hub resolver is configured (ModelLoadOptions.HubResolver)." : "";
+                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file).{hint}") { FilePath = path };
+            }
+        }
+        if (Directory.Exists(path))
+        {
+            var ggufs = File.Exists(Path.Combine(path, "config.json")) ? [] : Directory.GetFiles(path, "*.gguf");
+            if (ggufs.Length == 1)
+            {
+                path = ggufs[0];
+            }
+        }
+        ModelWeights? weights = null;
+        try
+        {
+            GemmaTokenizer? tokenizer;
+            IReadOnlyDictionary<string, string>? prompts = null;
+            var maxSeq = int.MaxValue;
+            if (File.Exists(path))
+            {
+                weights = ModelWeights.LoadGguf(path, options.AllowMissingDense);
+                tokenizer = LoadTokenizer(options.TokenizerPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.json"), weights.Config, required: options.TokenizerPath is not null);
+                if (tokenizer is null)
+                {
+                    using var g = GgufFile.Open(path);
+                    var v = TokenizerVocabulary.FromGguf(g);
+                    if (v is not null)
+                    {
+                        tokenizer = new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
+                            v.BosId, v.EosId, v.UnknownId, v.PaddingId, v.AddBos, v.AddEos), new GemmaTokenizerOptions { EmbeddingRows = weights.Config.VocabSize });
+                    }
+                }
+            }
+            else
+            {
+                CheckModules(path);
+                weights = ModelWeights.LoadHuggingFaceFolder(path, options.AllowMissingDense);
+                tokenizer = LoadTokenizer(options.TokenizerPath ?? Path.Combine(path, "tokenizer.json"), weights.Config, required: options.TokenizerPath is not null);
+                prompts = ModelPrompts.ReadSentenceTransformersPrompts(path);
+                maxSeq = ReadMaxSeqLength(path) ?? int.MaxValue;
+            }
+            var encoder = (options.EncoderFactory ?? DefaultEncoderFactory)(weights);
+            return new EmbeddingGemmaModel(weights, tokenizer, encoder, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path));
+        }
+        catch
+        {
+            weights?.Dispose();
+            throw;
+        }
+    }
+
+    private static bool LooksLikeHubId(string s) =>
+        s.Count(c => c == '/') == 1 && !s.StartsWith('/') && !s.StartsWith('.') && !s.Contains('\\', StringComparison.Ordinal) && !s.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
+
+    private static GemmaTokenizer? LoadTokenizer(string path, GemmaConfig config, bool required)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            return required ? throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Tokenizer not found: {path}") { FilePath = path } : null;
+        }
+        var dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+        // EmbeddingGemma wraps every input as <bos> … <eos> (HF-CONV add_eos_token for the embedding variant); a
+        // tokenizer_config.json from another Gemma (add_eos false) must not change that.
+        var ownConfig = File.Exists(Path.Combine(dir, "tokenizer_config.json"));
+        return GemmaTokenizer.FromFile(path, new GemmaTokenizerOptions
+        {
+            EmbeddingRows = config.VocabSize,
+            AddBosToken = ownConfig ? null : true,
+            AddEosToken = ownConfig ? null : true,
+        });
+    }
+
+    private static void CheckModules(string folder)
+    {
+        var modules = Path.Combine(folder, "modules.json");
+        if (!File.Exists(modules))
+        {
+            return;
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(modules));
+        foreach (var m in doc.RootElement.EnumerateArray())
+        {
+            var type = m.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
+            var sub = m.TryGetProperty("path", out var p) ? p.GetString() ?? "" : "";
+            if (type.EndsWith(".Pooling", StringComparison.Ordinal))
+            {
+                var cfg = Path.Combine(folder, sub, "config.json");
+                if (File.Exists(cfg))
+                {
+                    using var pc = JsonDocument.Parse(File.ReadAllText(cfg));
+                    if (!pc.RootElement.TryGetProperty("pooling_mode_mean_tokens", out var mean) || mean.ValueKind != JsonValueKind.True)
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: only mean pooling (pooling_mode_mean_tokens: true) is supported.") { FilePath = cfg };
+                    }
+                }
+            }
+            else if (type.EndsWith(".Dense", StringComparison.Ordinal))
+            {
+                var cfg = Path.Combine(folder, sub, "config.json");
+                if (File.Exists(cfg))
+                {
+                    using var dc = JsonDocument.Parse(File.ReadAllText(cfg));
+                    var act = dc.RootElement.TryGetProperty("activation_function", out var a) ? a.GetString() : null;
+                    if (act is not null && act != "torch.nn.modules.linear.Identity")
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: Dense activation {act} is not supported (EmbeddingGemma uses Identity).") { FilePath = cfg };
+                    }
+                    if (dc.RootElement.TryGetProperty("bias", out var b) && b.ValueKind == JsonValueKind.True)
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: Dense bias is not supported (EmbeddingGemma has none).") { FilePath = cfg };
+                    }
+                }
+            }
+        }
+    }
+
+    private static int? ReadMaxSeqLength(string folder)
+    {
+        var p = Path.Combine(folder, "sentence_bert_config.json");
+        if (!File.Exists(p))
+        {
+            return null;
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(p));
+        return doc.RootElement.TryGetProperty("max_seq_length", out var m) && m.TryGetInt32(out var v) && v > 0 ? v : null;
+    }
+
+    private GemmaTokenizer RequireTokenizer() => _tokenizer ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+        $"{Source}: this model has no tokenizer (no tokenizer.json and no GGUF vocabulary); use EncodeTokenIds or ModelLoadOptions.TokenizerPath.");
+
+    /// <summary>Applies the prompt, tokenizes (&lt;bos&gt; … &lt;eos&gt;) and truncates or refuses per <paramref name="options"/>.</summary>
+    public TokenizedInput Tokenize(string text, EncodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        options ??= new EncodeOptions();
+        var prompt = PromptResolver.Resolve(options);
+        return TokenizeWithPrompt(text, prompt, options, 0);
+    }
+
+    private TokenizedInput TokenizeWithPrompt(string text, string? prompt, EncodeOptions options, int index)
+    {
+        var tok = RequireTokenizer();
+        var max = MaxTokenLimit(options);
+        // sentence-transformers strips the input after prepending the prompt (Transformer.tokenize).
+        var full = ((prompt ?? "") + text).Trim();
+        var ids = tok.EncodeToIds(full, max, out var truncated);
+        if (truncated && !options.Truncate)
+        {
+            var count = tok.CountTokens(full);
+            throw new EmbeddingGemmaException(ErrorKind.InputTooLong,
+                $"Input {index} has {count} tokens (prompt and <bos>/<eos> included), more than the limit of {max}; set Truncate = true to cut it.");
+        }
+        return new TokenizedInput(ids, truncated, prompt);
+    }
+
+    private int MaxTokenLimit(EncodeOptions options)
+    {
+        if (options.MaxTokens is { } m && (m < 2 || m > Config.MaxPositionEmbeddings))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"MaxTokens must be between 2 and {Config.MaxPositionEmbeddings}, got {m}.");
+        }
+        return options.MaxTokens ?? MaxTokens;
+    }
+
+    /// <summary>Encodes texts (no prompt unless the options name one).</summary>
+    public float[][] Encode(IReadOnlyList<string> texts, EncodeOptions? options = null, IProgress<EncodeProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        EncodeDetailed(texts, options, progress, cancellationToken).Select(r => r.Vector).ToArray();
+
+    /// <summary>Encodes one text.</summary>
+    public float[] Encode(string text, EncodeOptions? options = null, CancellationToken cancellationToken = default) =>
+        Encode([text], options, null, cancellationToken)[0];
+
+    /// <summary>Encodes queries with the <c>query</c> prompt unless the options name another (sentence-transformers encode_query).</summary>
+    public float[][] EncodeQuery(IReadOnlyList<string> queries, EncodeOptions? options = null, IProgress<EncodeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new EncodeOptions();
+        if (options.Prompt is null && options.PromptName is null && options.Task is null)
+        {
+            options = options with { PromptName = Prompts.ContainsKey("query") ? "query" : "retrieval_query" };
+        }
+        return Encode(queries, options, progress, cancellationToken);
+    }
+
+    /// <summary>Encodes one query.</summary>
+    public float[] EncodeQuery(string query, EncodeOptions? options = null, CancellationToken cancellationToken = default) =>
+        EncodeQuery([query], options, null, cancellationToken)[0];
+
+    /// <summary>
+    /// Encodes documents with the <c>document</c> prompt (first of document/passage/corpus present, as
+    /// encode_document) unless the options name another; <paramref name="titles"/>[i] fills <c>title: {title} | text: </c>.
+    /// </summary>
+    public float[][] EncodeDocument(IReadOnlyList<string> documents, IReadOnlyList<string?>? titles = null, EncodeOptions? options = null,
+        IProgress<EncodeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        options ??= new EncodeOptions();
+        if (options.Prompt is null && options.PromptName is null && options.Task is null)
+        {
+            var name = new[] { "document", "passage", "corpus" }.FirstOrDefault(Prompts.ContainsKey);
+            options = name is null ? options with { Task = ModelPrompts.RetrievalDocumentTask } : options with { PromptName = name };
+        }
+        if (titles is null)
+        {
+            return Encode(documents, options, progress, cancellationToken);
+        }
+        if (titles.Count != documents.Count)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{titles.Count} titles for {documents.Count} documents; give one title (or null) per document.");
+        }
+        var inputs = documents.Select((d, i) => Tokenize(d, options with { Title = titles[i] ?? options.Title })).ToList();
+        return EmbedTokenized(inputs, options, progress, cancellationToken).Select(r => r.Vector).ToArray();
+    }
+
+    /// <summary>Encodes one document with an optional title.</summary>
+    public float[] EncodeDocument(string document, string? title = null, EncodeOptions? options = null, CancellationToken cancellationToken = default) =>
+        EncodeDocument([document], [title], options, null, cancellationToken)[0];
+
+    /// <summary>Encodes texts and reports token counts and truncation.</summary>
+    public IReadOnlyList<EmbeddingResult> EncodeDetailed(IReadOnlyList<string> texts, EncodeOptions? options = null, IProgress<EncodeProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        options ??= new EncodeOptions();
+        ValidateOptions(options);
+        var prompt = PromptResolver.Resolve(options);
+        var inputs = new TokenizedInput[texts.Count];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Input {i} is null.");
+            }
+            inputs[i] = TokenizeWithPrompt(texts[i], prompt, options, i);
+        }
+        return EmbedTokenized(inputs, options, progress, cancellationToken);
+    }
+
+    /// <summary>Encodes token-id sequences used exactly as given (no prompt, no specials added, no truncation).</summary>
+    public float[][] EncodeTokenIds(IReadOnlyList<int[]> sequences, EncodeOptions? options = null, IProgress<EncodeProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        options ??= new EncodeOptions();
+        var inputs = sequences.Select((s, i) =>
+        {
+            if (s is null || s.Length == 0)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Sequence {i} is empty; it needs at least one token id.");
+            }
+            if (s.Length > Config.MaxPositionEmbeddings)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InputTooLong, $"Sequence {i} has {s.Length} ids, more than max_position_embeddings ({Config.MaxPositionEmbeddings}).");
+            }
+            return new TokenizedInput(s, false);
+        }).ToList();
+        return EmbedTokenized(inputs, options, progress, cancellationToken).Select(r => r.Vector).ToArray();
+    }
+
+    /// <summary>
+    /// Encodes already tokenized inputs (from <see cref="Tokenize"/>) and post-processes them per <paramref name="options"/>
+    /// (Dimensions, Normalize). Lets a server tokenize, queue and batch across requests.
+    /// </summary>
+    public IReadOnlyList<EmbeddingResult> EmbedTokenized(IReadOnlyList<TokenizedInput> inputs, EncodeOptions? options = null, IProgress<EncodeProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        options ??= new EncodeOptions();
+        ValidateOptions(options);
+        var h = Dimensions;
+        var results = new EmbeddingResult[inputs.Count];
+        var batch = Math.Max(1, options.BatchSize);
+        for (var start = 0; start < inputs.Count; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = Math.Min(batch, inputs.Count - start);
+            var seqs = new ReadOnlyMemory<int>[n];
+            for (var i = 0; i < n; i++)
+            {
+                var ids = inputs[start + i].Ids;
+                ReferenceEncoder.ValidateIds(Config, ids);
+                seqs[i] = ids;
+            }
+            var pooled = new float[n * h];
+            _encoder.EncodePooled(seqs, pooled, cancellationToken);
+            for (var i = 0; i < n; i++)
+            {
+                var z = new float[h];
+                DenseHeads.Apply(_weights, pooled.AsSpan(i * h, h), z);
+                results[start + i] = new EmbeddingResult(PostProcess(z, options), inputs[start + i].TokenCount, inputs[start + i].Truncated);
+            }
+            progress?.Report(new EncodeProgress(start + n, inputs.Count));
+        }
+        return results;
+    }
+
+    /// <summary>Normalize, then Matryoshka truncate and re-normalise; or, with Normalize=false, the Dense output truncated.</summary>
+    internal static float[] PostProcess(float[] z, EncodeOptions options)
+    {
+        var dims = options.Dimensions ?? z.Length;
+        if (options.Normalize)
+        {
+            VectorMath.L2Normalize(z);
+        }
+        return dims == z.Length ? z : VectorMath.Truncate(z, dims, options.Normalize);
+    }
+
+    private void ValidateOptions(EncodeOptions options)
+    {
+        if (options.Dimensions is { } d && (d < 1 || d > Dimensions))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Dimensions must be between 1 and {Dimensions} (trained Matryoshka sizes: 768, 512, 256, 128), got {d}.");
+        }
+        if (options.BatchSize < 1)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"BatchSize must be at least 1, got {options.BatchSize}.");
+        }
+    }
+
+    /// <summary>Cosine similarity of two vectors.</summary>
+    public static float Similarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => VectorMath.Cosine(a, b);
+
+    /// <summary>Cosine similarity matrix [a, b] (sentence-transformers' similarity with cosine).</summary>
+    public static float[,] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) => VectorMath.CosineMatrix(a, b);
+
+    public void Dispose()
+    {
+        (_encoder as IDisposable)?.Dispose();
+        _weights.Dispose();
+    }
+}

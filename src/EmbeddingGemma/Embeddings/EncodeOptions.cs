@@ -1,0 +1,88 @@
+using EmbeddingGemma.Model;
+
+namespace EmbeddingGemma.Embeddings;
+
+/// <summary>
+/// How texts become vectors. Prompt choice, in order: <see cref="Prompt"/> (raw text), <see cref="PromptName"/>
+/// (one of the 14 sentence-transformers names or a model-card task name), <see cref="Task"/>; none of them: no prompt
+/// (like sentence-transformers' encode). <see cref="Title"/> fills the document prompt <c>title: {title} | text: </c>.
+/// </summary>
+public sealed record EncodeOptions
+{
+    /// <summary>A prompt by name: query, document, BitextMining, Clustering, ... or retrieval_query, qa_query, ...</summary>
+    public string? PromptName { get; init; }
+
+    /// <summary>A raw prompt prepended to every text (wins over <see cref="PromptName"/> and <see cref="Task"/>).</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>A model-card task: retrieval_query, retrieval_document, qa_query, fact_checking, classification, clustering, semantic_similarity, code_retrieval.</summary>
+    public string? Task { get; init; }
+
+    /// <summary>Document title for the document prompt (<c>title: {title} | text: </c>; "none" when absent).</summary>
+    public string? Title { get; init; }
+
+    /// <summary>Matryoshka size 1..768 (768/512/256/128 are the trained sizes); null = full size.</summary>
+    public int? Dimensions { get; init; }
+
+    /// <summary>
+    /// True (default): L2-normalised vectors, re-normalised after Matryoshka truncation. False: the output of the last
+    /// Dense layer before the final Normalize module (truncated, not normalised).
+    /// </summary>
+    public bool Normalize { get; init; } = true;
+
+    /// <summary>True (default): texts longer than <see cref="MaxTokens"/> are cut (keeping &lt;eos&gt; last) and reported; false: refused with InputTooLong.</summary>
+    public bool Truncate { get; init; } = true;
+
+    /// <summary>Token limit including &lt;bos&gt;/&lt;eos&gt;; null = the model's max_seq_length (2048).</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Sequences handed to the encoder at once (does not change any vector).</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Encode options with the query prompt (as sentence-transformers' encode_query).</summary>
+    public static EncodeOptions Query { get; } = new() { PromptName = "query" };
+
+    /// <summary>Encode options with the document prompt (as encode_document).</summary>
+    public static EncodeOptions Document { get; } = new() { PromptName = "document" };
+}
+
+/// <summary>Progress of an Encode call.</summary>
+public readonly record struct EncodeProgress(int Completed, int Total);
+
+/// <summary>A vector with the facts of how it was made.</summary>
+public sealed record EmbeddingResult(float[] Vector, int TokenCount, bool Truncated);
+
+/// <summary>A tokenized input (prompt applied, specials added, truncated) ready for <see cref="EmbeddingGemmaModel.EmbedTokenized"/>.</summary>
+public sealed record TokenizedInput(int[] Ids, bool Truncated, string? Prompt = null)
+{
+    /// <summary>Number of tokens fed to the encoder.</summary>
+    public int TokenCount => Ids.Length;
+}
+
+/// <summary>Activation precision of the forward pass.</summary>
+public enum ActivationPrecision
+{
+    /// <summary>float32 activations (the only supported mode).</summary>
+    Float32,
+    /// <summary>Refused: EmbeddingGemma activations overflow float16 (model card; activations reach ~8e5 &gt; 65504).</summary>
+    Float16,
+}
+
+/// <summary>Options for <see cref="EmbeddingGemmaModel.Load"/>.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>Load a model without Dense heads and return the pooled backbone output (NOT the EmbeddingGemma embedding).</summary>
+    public bool AllowMissingDense { get; init; }
+
+    /// <summary>Activation precision; Float16 is refused.</summary>
+    public ActivationPrecision Activations { get; init; } = ActivationPrecision.Float32;
+
+    /// <summary>A tokenizer.json (or folder) to use instead of the one beside the model / in the GGUF.</summary>
+    public string? TokenizerPath { get; init; }
+
+    /// <summary>Turns a hub id (org/name[@revision]) into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.DefaultHubResolver"/>.</summary>
+    public Func<string, CancellationToken, string>? HubResolver { get; init; }
+
+    /// <summary>Builds the encoder from the weights; null = <see cref="EmbeddingGemmaModel.DefaultEncoderFactory"/> (the reference encoder).</summary>
+    public Func<ModelWeights, ISequenceEncoder>? EncoderFactory { get; init; }
+}

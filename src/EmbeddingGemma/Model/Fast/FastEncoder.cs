@@ -1,0 +1,340 @@
+using EmbeddingGemma.Numerics;
+using EmbeddingGemma.Numerics.Attention;
+using EmbeddingGemma.Numerics.Kernels;
+
+namespace EmbeddingGemma.Model.Fast;
+
+/// <summary>Options of the fast engine.</summary>
+public sealed record FastEncoderOptions
+{
+    /// <summary>Threads for matrix products and attention (≤ 0: <see cref="KernelCatalog.DefaultThreads"/>).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Kernel set (null: <see cref="KernelCatalog.Default"/>).</summary>
+    public KernelSet? Kernels { get; init; }
+
+    /// <summary>
+    /// Tokens processed together through all layers (whole sequences, packed without padding). Bounds the workspace
+    /// (about 40 floats per token per hidden unit… see docs/engine.md) and keeps activations cache-resident.
+    /// </summary>
+    public int ChunkTokens { get; init; } = 2048;
+}
+
+/// <summary>
+/// The fast CPU forward pass: ids in, mean-pooled final hidden states out, like the reference encoder. Sequences are
+/// sorted by length and packed into chunks of whole sequences with no padding; every row-wise op (norms, RoPE, GEMM
+/// rows) and the per-sequence attention compute a token's values by the same float operations whatever its batch
+/// mates and the thread count, so a text's vector is bit-identical across batchings. The workspace is allocated once
+/// per chunk size and reused; nothing is allocated per token.
+/// </summary>
+public sealed class FastEncoder
+{
+    private readonly FastEncoderWeights _w;
+    private readonly KernelSet _k;
+    private readonly int _threads;
+    private readonly int _chunkTokens;
+    private readonly object _gate = new();
+    private readonly Dictionary<double, (float[] Cos, float[] Sin)> _rope = [];
+    private Workspace? _ws;
+
+    [ThreadStatic] private static AttentionScratch? t_scratch;
+
+    public FastEncoder(FastEncoderWeights weights, FastEncoderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        weights.Validate();
+        options ??= new FastEncoderOptions();
+        _w = weights;
+        _k = options.Kernels ?? KernelCatalog.Default;
+        _threads = options.Threads > 0 ? options.Threads : KernelCatalog.DefaultThreads;
+        _chunkTokens = Math.Max(options.ChunkTokens, weights.Shape.MaxPositions);
+        var s = weights.Shape;
+        foreach (var theta in s.LayerRopeTheta.Distinct())
+        {
+            _rope[theta] = RopeTable(theta, s.HeadDim, s.MaxPositions);
+        }
+    }
+
+    /// <summary>The weights.</summary>
+    public FastEncoderWeights Weights => _w;
+
+    /// <summary>The kernel set in use.</summary>
+    public KernelSet Kernels => _k;
+
+    /// <summary>The thread count in use.</summary>
+    public int Threads => _threads;
+
+    // cos/sin [position, headDim/2] with angles in double (inv_freq = theta^(-2i/d)), rounded once to float.
+    private static (float[] Cos, float[] Sin) RopeTable(double theta, int headDim, int positions)
+    {
+        var half = headDim / 2;
+        var cos = new float[positions * half];
+        var sin = new float[positions * half];
+        for (var i = 0; i < half; i++)
+        {
+            var invFreq = Math.Pow(theta, -2.0 * i / headDim);
+            for (var p = 0; p < positions; p++)
+            {
+                var (sn, cs) = Math.SinCos(p * invFreq);
+                cos[p * half + i] = (float)cs;
+                sin[p * half + i] = (float)sn;
+            }
+        }
+        return (cos, sin);
+    }
+
+    /// <summary>
+    /// Encodes each sequence (ids used as given; 1..MaxPositions ids each, every id in the vocabulary) and writes its
+    /// mean-pooled final hidden state to <paramref name="pooled"/>[i·hidden ..].
+    /// </summary>
+    public void EncodePooled(IReadOnlyList<ReadOnlyMemory<int>> sequences, Span<float> pooled, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        var s = _w.Shape;
+        var h = s.HiddenSize;
+        if (pooled.Length < sequences.Count * h)
+        {
+            throw new ArgumentException($"pooled needs {sequences.Count * h} floats, got {pooled.Length}.", nameof(pooled));
+        }
+        for (var n = 0; n < sequences.Count; n++)
+        {
+            var ids = sequences[n].Span;
+            if (ids.Length == 0 || ids.Length > s.MaxPositions)
+            {
+                throw new EmbeddingGemmaException(ids.Length == 0 ? ErrorKind.InvalidArgument : ErrorKind.InputTooLong,
+                    $"Sequence {n} has {ids.Length} tokens; 1..{s.MaxPositions} allowed.");
+            }
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if ((uint)ids[i] >= (uint)s.VocabSize)
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Token id {ids[i]} at position {i} of sequence {n} is outside the vocabulary (0..{s.VocabSize - 1}).");
+                }
+            }
+        }
+        // Longest first, stable: chunks of whole sequences up to _chunkTokens tokens.
+        var order = Enumerable.Range(0, sequences.Count).OrderByDescending(i => sequences[i].Length).ToArray();
+        lock (_gate)
+        {
+            var start = 0;
+            while (start < order.Length)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var end = start;
+                var tokens = 0;
+                while (end < order.Length && (end == start || tokens + sequences[order[end]].Length <= _chunkTokens))
+                {
+                    tokens += sequences[order[end]].Length;
+                    end++;
+                }
+                var ws = _ws is { } w && w.Tokens >= tokens ? w : _ws = new Workspace(s, Math.Max(tokens, Math.Min(_chunkTokens, TotalTokens(sequences))));
+                ws.SetChunk(sequences, order.AsSpan(start, end - start), tokens);
+                RunChunk(ws, cancellationToken);
+                for (var c = 0; c < ws.Count; c++)
+                {
+                    ws.Pooled.AsSpan(c * h, h).CopyTo(pooled.Slice(ws.Index[c] * h, h));
+                }
+                start = end;
+            }
+        }
+    }
+
+    private static int TotalTokens(IReadOnlyList<ReadOnlyMemory<int>> sequences)
+    {
+        var t = 0;
+        foreach (var q in sequences)
+        {
+            t += q.Length;
+        }
+        return t;
+    }
+
+    private void RunChunk(Workspace ws, CancellationToken ct)
+    {
+        var s = _w.Shape;
+        int h = s.HiddenSize, hd = s.HeadDim, qd = s.Heads * hd, kvd = s.KvHeads * hd, f = s.IntermediateSize, t = ws.TokenCount;
+        var k = _k;
+        // Embedding rows × √hidden.
+        Rows(t, (r0, r1) =>
+        {
+            for (var r = r0; r < r1; r++)
+            {
+                var row = ws.Hidden.AsSpan(r * h, h);
+                _w.Embedding.DequantizeRow(ws.Ids[r], row);
+                k.Scale(row, s.EmbedScale, row);
+            }
+        });
+        for (var l = 0; l < _w.Layers.Count; l++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var lw = _w.Layers[l];
+            var (cos, sin) = _rope[s.LayerRopeTheta[l]];
+            RmsNormRows(ws.Hidden, lw.AttnNormGain, ws.X, t, h);
+            lw.Wq.MatMul(ws.X, t, ws.Q, _threads, k);
+            lw.Wk.MatMul(ws.X, t, ws.K, _threads, k);
+            lw.Wv.MatMul(ws.X, t, ws.V, _threads, k);
+            // q/k RMSNorm per head, then RoPE at the position inside the sequence.
+            Rows(t, (r0, r1) =>
+            {
+                var half = hd / 2;
+                for (var r = r0; r < r1; r++)
+                {
+                    var pos = ws.Position[r];
+                    var c = cos.AsSpan(pos * half, half);
+                    var sn = sin.AsSpan(pos * half, half);
+                    for (var head = 0; head < s.Heads; head++)
+                    {
+                        var x = ws.Q.AsSpan(r * qd + head * hd, hd);
+                        k.RmsNorm(x, lw.QNormGain, s.Eps, x);
+                        k.RopeNeox(x, c, sn);
+                    }
+                    for (var head = 0; head < s.KvHeads; head++)
+                    {
+                        var x = ws.K.AsSpan(r * kvd + head * hd, hd);
+                        k.RmsNorm(x, lw.KNormGain, s.Eps, x);
+                        k.RopeNeox(x, c, sn);
+                    }
+                }
+            });
+            // V transposed per sequence, then attention over (sequence, query block) items.
+            WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
+            {
+                for (var c = c0; c < c1; c++)
+                {
+                    int off = ws.Offset[c], len = ws.Length[c];
+                    TiledAttention.TransposeValues(ws.V.AsSpan(off * kvd, len * kvd), len, s.KvHeads, hd, ws.VT.AsSpan(off * kvd, len * kvd));
+                }
+            });
+            var radius = s.LayerRadius[l];
+            WorkSplitter.For(ws.BlockTotal, _threads, (b0, b1) =>
+            {
+                var scratch = t_scratch is { } sc && sc.HeadDim == hd ? sc : t_scratch = new AttentionScratch(hd);
+                for (var b = b0; b < b1; b++)
+                {
+                    var c = ws.BlockSequence[b];
+                    var blk = b - ws.BlockStart[c];
+                    int off = ws.Offset[c], len = ws.Length[c];
+                    TiledAttention.Forward(k, ws.Q.AsSpan(off * qd, len * qd), ws.K.AsSpan(off * kvd, len * kvd), ws.VT.AsSpan(off * kvd, len * kvd),
+                        ws.Attn.AsSpan(off * qd, len * qd), len, s.Heads, s.KvHeads, hd, s.AttentionScale, radius, blk, 1, scratch);
+                }
+            });
+            lw.Wo.MatMul(ws.Attn, t, ws.X, _threads, k);
+            RmsNormAddRows(ws.X, lw.PostAttnNormGain, ws.Hidden, t, h);
+            RmsNormRows(ws.Hidden, lw.PreFfnNormGain, ws.X, t, h);
+            lw.WGate.MatMul(ws.X, t, ws.Gate, _threads, k);
+            lw.WUp.MatMul(ws.X, t, ws.Up, _threads, k);
+            Rows(t, (r0, r1) => k.GeluTanhMul(ws.Gate.AsSpan(r0 * f, (r1 - r0) * f), ws.Up.AsSpan(r0 * f, (r1 - r0) * f), ws.Gate.AsSpan(r0 * f, (r1 - r0) * f)));
+            lw.WDown.MatMul(ws.Gate, t, ws.X, _threads, k);
+            RmsNormAddRows(ws.X, lw.PostFfnNormGain, ws.Hidden, t, h);
+        }
+        RmsNormRows(ws.Hidden, _w.FinalNormGain, ws.X, t, h);
+        // Mean over each sequence's positions, summed in position order.
+        WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
+        {
+            for (var c = c0; c < c1; c++)
+            {
+                var dst = ws.Pooled.AsSpan(c * h, h);
+                dst.Clear();
+                int off = ws.Offset[c], len = ws.Length[c];
+                for (var r = 0; r < len; r++)
+                {
+                    k.Add(dst, ws.X.AsSpan((off + r) * h, h), dst);
+                }
+                k.Scale(dst, 1f / len, dst);
+            }
+        });
+    }
+
+    private void Rows(int count, Action<int, int> body) => WorkSplitter.For((count + 15) / 16, _threads, (b0, b1) => body(b0 * 16, Math.Min(count, b1 * 16)));
+
+    private void RmsNormRows(float[] src, float[] gain, float[] dst, int rows, int h) => Rows(rows, (r0, r1) =>
+    {
+        for (var r = r0; r < r1; r++)
+        {
+            _k.RmsNorm(src.AsSpan(r * h, h), gain, _w.Shape.Eps, dst.AsSpan(r * h, h));
+        }
+    });
+
+    private void RmsNormAddRows(float[] src, float[] gain, float[] residual, int rows, int h) => Rows(rows, (r0, r1) =>
+    {
+        for (var r = r0; r < r1; r++)
+        {
+            _k.RmsNormAddTo(src.AsSpan(r * h, h), gain, _w.Shape.Eps, residual.AsSpan(r * h, h));
+        }
+    });
+
+    /// <summary>Activation buffers for up to <see cref="Tokens"/> packed tokens.</summary>
+    private sealed class Workspace
+    {
+        public Workspace(FastEncoderShape s, int tokens)
+        {
+            Tokens = tokens;
+            int h = s.HiddenSize, qd = s.Heads * s.HeadDim, kvd = s.KvHeads * s.HeadDim, f = s.IntermediateSize;
+            Hidden = new float[tokens * h];
+            X = new float[tokens * Math.Max(h, qd)];
+            Q = new float[tokens * qd];
+            K = new float[tokens * kvd];
+            V = new float[tokens * kvd];
+            VT = new float[tokens * kvd];
+            Attn = new float[tokens * qd];
+            Gate = new float[tokens * f];
+            Up = new float[tokens * f];
+            Ids = new int[tokens];
+            Position = new int[tokens];
+            Offset = new int[tokens];
+            Length = new int[tokens];
+            Index = new int[tokens];
+            BlockStart = new int[tokens];
+            BlockSequence = new int[tokens];
+            Pooled = new float[tokens * h];
+        }
+
+        public int Tokens { get; }
+        public float[] Hidden { get; }
+        public float[] X { get; }
+        public float[] Q { get; }
+        public float[] K { get; }
+        public float[] V { get; }
+        public float[] VT { get; }
+        public float[] Attn { get; }
+        public float[] Gate { get; }
+        public float[] Up { get; }
+        public float[] Pooled { get; }
+        public int[] Ids { get; }
+        public int[] Position { get; }
+        public int[] Offset { get; }
+        public int[] Length { get; }
+        public int[] Index { get; }
+        public int[] BlockStart { get; }
+        public int[] BlockSequence { get; }
+        public int Count { get; private set; }
+        public int TokenCount { get; private set; }
+        public int BlockTotal { get; private set; }
+
+        public void SetChunk(IReadOnlyList<ReadOnlyMemory<int>> sequences, ReadOnlySpan<int> order, int tokens)
+        {
+            Count = order.Length;
+            TokenCount = tokens;
+            var off = 0;
+            var blocks = 0;
+            for (var c = 0; c < order.Length; c++)
+            {
+                var ids = sequences[order[c]].Span;
+                Index[c] = order[c];
+                Offset[c] = off;
+                Length[c] = ids.Length;
+                ids.CopyTo(Ids.AsSpan(off));
+                for (var p = 0; p < ids.Length; p++)
+                {
+                    Position[off + p] = p;
+                }
+                BlockStart[c] = blocks;
+                var nb = TiledAttention.BlockCount(ids.Length);
+                BlockSequence.AsSpan(blocks, nb).Fill(c);
+                blocks += nb;
+                off += ids.Length;
+            }
+            BlockTotal = blocks;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+namespace EmbeddingGemma.Numerics.Kernels;
+
+/// <summary>
+/// One variant's implementation of every numeric op the engine needs. BCL-shaped: inputs as
+/// <see cref="ReadOnlySpan{T}"/>, the destination last, lengths checked up front (then the loops do not check), no
+/// allocation. Callers make one call per row or row block, never one per element. The scalar variant
+/// (<see cref="ScalarKernels"/>) is the reference; the others are tested against it (tests/…/Numerics).
+/// </summary>
+public abstract class KernelSet
+{
+    /// <summary>The technique this set uses.</summary>
+    public abstract KernelVariant Variant { get; }
+
+    /// <summary>Σ x[i]·y[i].</summary>
+    public abstract float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y);
+
+    /// <summary>destination[i] += alpha·x[i].</summary>
+    public abstract void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> destination);
+
+    /// <summary>destination[i] = x[i] + y[i] (destination may alias x or y).</summary>
+    public abstract void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination);
+
+    /// <summary>destination[i] = x[i]·scale (destination may alias x).</summary>
+    public abstract void Scale(ReadOnlySpan<float> x, float scale, Span<float> destination);
+
+    /// <summary>Largest element (−∞ for an empty span).</summary>
+    public abstract float Max(ReadOnlySpan<float> x);
+
+    /// <summary>
+    /// Gemma RMSNorm: destination[i] = x[i] · (mean(x²) + eps)^-½ · gain[i], where <paramref name="gain"/> is the
+    /// effective gain 1 + w (HF stores w; GGUF stores 1 + w). Sum of squares in float32 (spec §2.1).
+    /// </summary>
+    public abstract void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination);
+
+    /// <summary>Fused post-norm and residual add: residual[i] += RmsNorm(x; gain)[i] (Gemma's post-attention/-FFN norms).</summary>
+    public abstract void RmsNormAddTo(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> residual);
+
+    /// <summary>GeGLU: destination[i] = gelu_tanh(gate[i])·up[i], gelu_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
+    public abstract void GeluTanhMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination);
+
+    /// <summary>
+    /// NeoX (rotate-half) RoPE in place on one head of width 2h: for i &lt; h,
+    /// (x[i], x[i+h]) ← (x[i]·cos[i] − x[i+h]·sin[i], x[i+h]·cos[i] + x[i]·sin[i]).
+    /// </summary>
+    public abstract void RopeNeox(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin);
+
+    /// <summary>destination[i] = exp(x[i] − shift); returns Σ destination (softmax numerator and denominator).</summary>
+    public abstract float ExpShifted(ReadOnlySpan<float> x, float shift, Span<float> destination);
+
+    /// <summary>Numerically stable softmax.</summary>
+    public void Softmax(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Check.SameLength(x.Length, destination.Length, nameof(destination));
+        if (x.Length == 0)
+        {
+            return;
+        }
+        var sum = ExpShifted(x, Max(x), destination);
+        Scale(destination, 1f / sum, destination);
+    }
+
+    /// <summary>destination = x / ‖x‖₂ (zero stays zero).</summary>
+    public void L2Normalize(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Check.SameLength(x.Length, destination.Length, nameof(destination));
+        var norm = MathF.Sqrt(Dot(x, x));
+        Scale(x, norm > 0 ? 1f / norm : 0f, destination);
+    }
+
+    /// <summary>
+    /// fp32 GEMM tile C[i, j] = Σ_k A[i, k]·W[j, k] for i &lt; m, j &lt; n (weights row-major [out, in] as in
+    /// PyTorch/GGUF). Each C[i, j] is computed by the same sequence of float operations whatever m, n and the tile's
+    /// position, so results do not depend on how callers split the work (batch composition, threads).
+    /// </summary>
+    public abstract void GemmTile(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> w, int ldw, Span<float> c, int ldc, int m, int n, int k);
+
+    /// <summary>
+    /// Quantizes one activation row to Q8_0 blocks as llama.cpp does: per 32 values, d = amax/127 rounded to fp16
+    /// (stored in <paramref name="scales"/> as float), q = round_half_even(x·127/amax).
+    /// </summary>
+    public abstract void QuantizeRowQ8(ReadOnlySpan<float> x, Span<sbyte> quants, Span<float> scales);
+
+    /// <summary>
+    /// Int8 GEMM tile over Q8 blocks: C[i, j] = Σ_b (da[i, b]·dw[j, b])·Σ_t aq[i, 32b+t]·wq[j, 32b+t]. Rows of
+    /// <paramref name="aq"/>/<paramref name="wq"/> are k bytes apart, rows of the scales k/32 apart. Same
+    /// per-element determinism as <see cref="GemmTile"/>.
+    /// </summary>
+    public abstract void GemmQ8Tile(ReadOnlySpan<sbyte> aq, ReadOnlySpan<float> ad, ReadOnlySpan<sbyte> wq, ReadOnlySpan<float> wd, Span<float> c, int ldc, int m, int n, int k);
+
+    /// <summary>BF16 bits to float32.</summary>
+    public abstract void Bf16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination);
+
+    /// <summary>IEEE half bits to float32.</summary>
+    public virtual void F16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        Check.SameLength(source.Length, destination.Length, nameof(destination));
+        for (var i = 0; i < source.Length; i++)
+        {
+            destination[i] = (float)BitConverter.UInt16BitsToHalf(source[i]);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Variant.ToString();
+
+    private protected static void CheckGemm(int aLength, int lda, int wLength, int ldw, int cLength, int ldc, int m, int n, int k)
+    {
+        if (m < 0 || n < 0 || k < 0 || lda < k || ldw < k || ldc < n)
+        {
+            throw new ArgumentException($"GEMM shape m={m} n={n} k={k} with strides lda={lda} ldw={ldw} ldc={ldc} is invalid.");
+        }
+        if (m > 0 && (long)(m - 1) * lda + k > aLength)
+        {
+            throw new ArgumentException($"A holds {aLength} values; m={m}, lda={lda}, k={k} need {(long)(m - 1) * lda + k}.", "a");
+        }
+        if (n > 0 && (long)(n - 1) * ldw + k > wLength)
+        {
+            throw new ArgumentException($"W holds {wLength} values; n={n}, ldw={ldw}, k={k} need {(long)(n - 1) * ldw + k}.", "w");
+        }
+        if (m > 0 && n > 0 && (long)(m - 1) * ldc + n > cLength)
+        {
+            throw new ArgumentException($"C holds {cLength} values; m={m}, ldc={ldc}, n={n} need {(long)(m - 1) * ldc + n}.", "c");
+        }
+    }
+
+    private protected static void CheckQ8(int aqLength, int adLength, int wqLength, int wdLength, int cLength, int ldc, int m, int n, int k)
+    {
+        if (k % 32 != 0)
+        {
+            throw new ArgumentException($"Q8 GEMM needs k to be a multiple of 32, got {k}.", nameof(k));
+        }
+        CheckGemm(aqLength, k, wqLength, k, cLength, ldc, m, n, k);
+        if ((long)m * (k / 32) > adLength || (long)n * (k / 32) > wdLength)
+        {
+            throw new ArgumentException($"Q8 GEMM scales too short: need {m * (k / 32)} and {n * (k / 32)}, got {adLength} and {wdLength}.");
+        }
+    }
+}
+
+/// <summary>Argument checks shared by the kernels (one throw site each).</summary>
+internal static class Check
+{
+    public static void SameLength(int expected, int actual, string name)
+    {
+        if (expected != actual)
+        {
+            Throw(expected, actual, name);
+        }
+    }
+
+    public static void AtLeast(int needed, int actual, string name)
+    {
+        if (actual < needed)
+        {
+            throw new ArgumentException($"'{name}' holds {actual} values; {needed} needed.", name);
+        }
+    }
+
+    private static void Throw(int expected, int actual, string name) =>
+        throw new ArgumentException($"'{name}' has length {actual}; {expected} expected.", name);
+}
