@@ -19,7 +19,7 @@ public static class EvaluationRunner
         int seed = 42,
         int batchSize = 32,
         Action<string>? log = null,
-        IProgress<EncodeProgress>? encodeProgress = null,
+        IProgress<EncodingProgress>? encodeProgress = null,
         CancellationToken cancellationToken = default)
     {
         dimensions ??= DefaultDimensions;
