@@ -8,7 +8,7 @@ internal static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.VersionCommand.Create();
-        yield return Commands.EvalCommand.Create();
         yield return Commands.DownloadCommand.Create();
+        yield return Commands.EvalCommand.Create();
     }
 }
