@@ -217,6 +217,7 @@ public sealed partial class GemmaTokenizer
             AddBos = addBos,
             AddEos = addEos,
             WordCacheSize = CacheSize(options),
+            PieceToId = d.Vocab,
         };
     }
 

@@ -66,6 +66,7 @@ public sealed partial class GemmaTokenizer
         public int? EosId;
         public int? PadId;
         public int WordCacheSize = WordCache.DefaultMaxEntries;
+        public Dictionary<string, int>? PieceToId;
     }
 
     private GemmaTokenizer(Parts p)
@@ -88,19 +89,6 @@ public sealed partial class GemmaTokenizer
         AddBosToken = addBos;
         AddEosToken = addEos;
         AddedTokens = addedTokens;
-
-        _pieceToId = new Dictionary<string, int>(pieces.Length, StringComparer.Ordinal);
-        for (var id = 0; id < pieces.Length; id++)
-        {
-            if (types[id] != SentencePieceTokenType.Unused || pieces[id].Length > 0)
-            {
-                _pieceToId.TryAdd(pieces[id], id);
-            }
-        }
-        foreach (var t in addedTokens)
-        {
-            _pieceToId[t.Content] = t.Id; // added tokens win, as in Hugging Face's token_to_id
-        }
 
         _charToId.AsSpan().Fill(-1);
         _byteToId.AsSpan().Fill(-1);
@@ -132,6 +120,28 @@ public sealed partial class GemmaTokenizer
             {
                 _supplementaryToId.TryAdd(char.ConvertToUtf32(piece[0], piece[1]), id);
             }
+        }
+
+        // Piece -> id. The tokenizer.json path hands over its vocabulary dictionary (262,144 entries: no second copy);
+        // it is extended only now, after the character table above was read from it.
+        if (p.PieceToId is { } given)
+        {
+            _pieceToId = given;
+        }
+        else
+        {
+            _pieceToId = new Dictionary<string, int>(pieces.Length, StringComparer.Ordinal);
+            for (var id = 0; id < pieces.Length; id++)
+            {
+                if (types[id] != SentencePieceTokenType.Unused || pieces[id].Length > 0)
+                {
+                    _pieceToId.TryAdd(pieces[id], id);
+                }
+            }
+        }
+        foreach (var t in addedTokens)
+        {
+            _pieceToId[t.Content] = t.Id; // added tokens win, as in Hugging Face's token_to_id
         }
 
         _wordBoundaryBefore = WordBoundaries(pieces, normalizeTo);
