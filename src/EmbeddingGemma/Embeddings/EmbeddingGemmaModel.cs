@@ -27,10 +27,12 @@ public sealed class EmbeddingGemmaModel : IDisposable
     }
 
     /// <summary>
-    /// Resolves what is not a local folder or file (hub ids such as <c>google/embeddinggemma-300m</c>, <c>ollama:</c>
-    /// names) to a local path. Default: <see cref="Hub.ModelLocator.Resolve"/> (Hugging Face cache, HF_TOKEN, HF_HUB_OFFLINE...).
+    /// Turns a model argument that is not an existing file or folder (a hub id <c>org/name[@rev][:file]</c>, an Ollama
+    /// name) into a local path: <see cref="Hub.ModelLocator"/> with <see cref="Hub.HubOptions.FromEnvironment()"/> by
+    /// default (downloads on first use). Replaceable (the CLI adds progress bars); null refuses such arguments.
     /// </summary>
-    public static Func<string, CancellationToken, string> DefaultHubResolver { get; set; } = (model, ct) => Hub.ModelLocator.Resolve(model, null, null, ct);
+    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; } =
+        (model, cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
 
     /// <summary>Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null (the reference encoder by default).</summary>
     public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new ReferenceEncoder(w);
@@ -81,8 +83,16 @@ public sealed class EmbeddingGemmaModel : IDisposable
         var path = folderOrGgufOrHubId;
         if (!File.Exists(path) && !Directory.Exists(path))
         {
-            // Hub ids (org/name[@rev][:FILE|:TAG]), ollama: names; a missing local path is NotFound there too.
-            path = (options.HubResolver ?? DefaultHubResolver)(path, cancellationToken);
+            var resolver = options.HubResolver ?? DefaultHubResolver;
+            if (resolver is not null)
+            {
+                path = resolver(path, cancellationToken);
+            }
+            else
+            {
+                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but no hub resolver is configured (ModelLoadOptions.HubResolver)." : "";
+                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file).{hint}") { FilePath = path };
+            }
         }
         if (Directory.Exists(path))
         {
@@ -130,6 +140,9 @@ public sealed class EmbeddingGemmaModel : IDisposable
             throw;
         }
     }
+
+    private static bool LooksLikeHubId(string s) =>
+        s.Count(c => c == '/') == 1 && !s.StartsWith('/') && !s.StartsWith('.') && !s.Contains('\\', StringComparison.Ordinal) && !s.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
 
     private static GemmaTokenizer? LoadTokenizer(string path, GemmaConfig config, bool required)
     {

@@ -46,6 +46,10 @@ public sealed class BadInputTests
             Assert.Equal("google/embeddinggemma-300m", asked);
             Assert.Equal(64, viaHub.Dimensions);
         }
+        // a hub id goes through the hub resolver; offline with an empty cache it is NotFound, without touching the network
+        var offline = new EmbeddingGemma.Hub.HubOptions { Offline = true, CacheDirectory = TestPaths.NewTempDir() };
+        Fails(() => EmbeddingGemmaModel.Load("google/embeddinggemma-300m", new ModelLoadOptions { HubResolver = (m, ct) => EmbeddingGemma.Hub.ModelLocator.Resolve(m, offline, null, ct) }),
+            ErrorKind.NotFound, "google/embeddinggemma-300m", "HF_HUB_OFFLINE");
         var dir = CopyFolder(TinyModels.Default.Folder);
         File.Delete(Path.Combine(dir, "model.safetensors"));
         Fails(() => EmbeddingGemmaModel.Load(dir), ErrorKind.NotFound, "model.safetensors");
