@@ -70,6 +70,18 @@ public sealed class ModelCommandsTests
     }
 
     [Fact]
+    public void EmbedJsonlLinesCarryTextAndTitle()
+    {
+        var m = TinyModels.Default;
+        var (code, stdout, err) = Run("{\"text\": \"Mars is red.\", \"title\": \"Planets\"}\n\"Venus is hot.\"\n", "embed", "--model", m.Folder, "--jsonl", "--prompt-name", "document");
+        Assert.True(code == 0, err);
+        var v = ParseJsonl(stdout);
+        using var model = EmbeddingGemma.Embeddings.EmbeddingGemmaModel.Load(m.Folder);
+        Assert.Equal(model.EncodeDocument("Mars is red.", "Planets"), v[0]);
+        Assert.Equal(model.EncodeDocument("Venus is hot."), v[1]);
+    }
+
+    [Fact]
     public void EmbedErrorsAreOneLineWithExitCodes()
     {
         var m = TinyModels.Default;

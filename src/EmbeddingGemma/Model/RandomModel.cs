@@ -108,7 +108,7 @@ public static class RandomModel
         };
     }
 
-    /// <summary>SplitMix64 seeded by (seed, FNV-1a of the name) with Box-Muller normals: identical on every platform.</summary>
+    /// <summary>SplitMix64 seeded by (seed, FNV-1a of the name) with Box-Muller normals (integer stream is platform-independent; the normals use Math.Log/Sin/Cos).</summary>
     private struct Rng
     {
         private ulong _state;

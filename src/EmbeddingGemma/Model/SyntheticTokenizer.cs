@@ -24,8 +24,13 @@ public static class SyntheticTokenizer
         "english words: and, for, with, that, this, from, they, have, were, been, there, their, what, when, where, while, " +
         "about, after, before, other, these, those, would, could, should, between, through, during, without, within.";
 
+    private const int DefaultMerges = 400;
+    private static readonly Lazy<string> DefaultJson = new(() => Build(DefaultMerges));
+
     /// <summary>The tokenizer.json text with <paramref name="merges"/> learned merges (at most as many as the corpus allows).</summary>
-    public static string CreateJson(int merges = 400)
+    public static string CreateJson(int merges = DefaultMerges) => merges == DefaultMerges ? DefaultJson.Value : Build(merges);
+
+    private static string Build(int merges)
     {
         var specials = new[] { "<pad>", "<eos>", "<bos>", "<unk>", "<mask>" };
         var vocab = new List<string>(specials);

@@ -47,6 +47,28 @@ public sealed class FormatRoundTripTests
     }
 
     [Fact]
+    public void GgufVersion2ReadsLikeVersion3AndATokenizerBesideTheGgufIsUsed()
+    {
+        var dir = TestPaths.NewTempDir();
+        var bytes = File.ReadAllBytes(TinyModels.Default.GgufPath);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), 2);
+        var v2 = Path.Combine(dir, "v2.gguf");
+        File.WriteAllBytes(v2, bytes);
+        using (var g = GgufFile.Open(v2))
+        {
+            Assert.Equal(2u, g.Version);
+            Assert.Equal(TinyModels.Default.Config.NumHiddenLayers * 13 + 4, g.Tensors.Count);
+        }
+        // a tokenizer.json beside the GGUF wins over the GGUF vocabulary and gives the same ids for this model
+        File.Copy(Path.Combine(TinyModels.Default.Folder, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
+        File.Copy(Path.Combine(TinyModels.Default.Folder, "tokenizer_config.json"), Path.Combine(dir, "tokenizer_config.json"));
+        using var withJson = EmbeddingGemmaModel.Load(v2);
+        using var fromVocab = EmbeddingGemmaModel.Load(TinyModels.Default.GgufPath);
+        Assert.Equal(fromVocab.Tokenize("the red planet, Mars!").Ids, withJson.Tokenize("the red planet, Mars!").Ids);
+        Assert.Equal(fromVocab.Encode("the red planet, Mars!"), withJson.Encode("the red planet, Mars!"));
+    }
+
+    [Fact]
     public void GgufNormsAreStoredPlusOne()
     {
         using var st = SafetensorsFile.Open(Path.Combine(TinyModels.Default.Folder, "model.safetensors"));
