@@ -10,5 +10,6 @@ internal static class CliCommands
         yield return Commands.VersionCommand.Create();
         yield return Commands.DownloadCommand.Create();
         yield return Commands.EvalCommand.Create();
+        yield return Commands.QuantizeCommand.Create();
     }
 }
