@@ -14,7 +14,7 @@ switch (args.FirstOrDefault())
         OursWorker.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args[3]);
         return 0;
     case "worker-llama":
-        LlamaWorker.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), 262144, args[3]);
+        LlamaWorker.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture), args[3]);
         return 0;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

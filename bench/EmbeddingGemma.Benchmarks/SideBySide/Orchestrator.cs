@@ -47,32 +47,38 @@ internal static class Orchestrator
                 ckpt.WriteGguf(path + ".tmp", type);
                 File.Move(path + ".tmp", path, overwrite: true);
             }
+            int vocab;
+            using (var g = EmbeddingGemma.Formats.GgufFile.Open(path))
+            {
+                vocab = checked((int)g.Tensors["token_embd.weight"].Shape[0]);
+            }
             Console.Error.WriteLine($"{t}: ours ...");
-            var ours = Child("worker-ours", path, threads, workloads);
+            var ours = Child("worker-ours", path, threads, workloads, vocab);
             Console.Error.WriteLine($"{t}: llama.cpp ...");
-            var llama = Child("worker-llama", path, threads, workloads);
+            var llama = Child("worker-llama", path, threads, workloads, vocab);
             rows.Add((t.ToUpperInvariant(), ours, llama));
         }
         PrintTable(rows, threads);
         return 0;
     }
 
-    private static Dictionary<string, JsonElement> Child(string mode, string gguf, int threads, string workloads)
+    private static Dictionary<string, JsonElement> Child(string mode, string gguf, int threads, string workloads, int vocab)
     {
         var self = Environment.ProcessPath!;
-        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
             psi.ArgumentList.Add(typeof(Orchestrator).Assembly.Location);
         }
-        foreach (var a in new[] { mode, gguf, threads.ToString(CultureInfo.InvariantCulture), workloads })
+        foreach (var a in new[] { mode, gguf, threads.ToString(CultureInfo.InvariantCulture), workloads, vocab.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
         using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();   // llama.cpp logs; shown only on failure
         var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         p.WaitForExit();
-        var json = lines.LastOrDefault(l => l.TrimStart().StartsWith('{')) ?? throw new InvalidOperationException($"{mode} exited {p.ExitCode} without a result");
+        var json = lines.LastOrDefault(l => l.TrimStart().StartsWith('{')) ?? throw new InvalidOperationException($"{mode} exited {p.ExitCode} without a result: {string.Concat(err.Result.TakeLast(2000))}");
         return JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
     }
 
@@ -87,6 +93,7 @@ internal static class Orchestrator
         var cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() : null;
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
         Console.WriteLine($"Machine: {cpu ?? "?"}, {Environment.ProcessorCount} logical CPUs, kernels {KernelCatalog.Default.Variant}, {threads} threads, load average at end: {load}");
+        Console.WriteLine($"Model: full-size random EmbeddingGemma shapes (24 layers, hidden 768, FFN 1152, 3 heads / 1 KV head of 256, Dense 3072) from RandomModel.Create(\"full\", 42); its synthetic tokenizer gives a small vocabulary, so the embedding table is small.");
         Console.WriteLine($"Workloads: {Workloads.Docs} × {Workloads.DocTokens}-token documents; {Workloads.QueryTokens}-token query (median of {Workloads.QueryRuns}); one {Workloads.LongTokens}-token document.");
         Console.WriteLine();
         Console.WriteLine("| weights | docs tok/s ours | llama.cpp | ratio | query ms ours | llama.cpp | ratio | 2048-tok s ours | llama.cpp | load s ours | llama.cpp | peak RSS MB ours | llama.cpp | cos(ours, llama.cpp) |");
