@@ -1,14 +1,25 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 using EmbeddingGemma.Benchmarks;
+using EmbeddingGemma.Benchmarks.SideBySide;
 
-if (args.Length > 0 && args[0] == "gemm")
+switch (args.FirstOrDefault())
 {
-    QuickGemm.Run(args);
-    return;
+    case "gemm":
+        QuickGemm.Run(args);
+        return 0;
+    case "parity":
+        ModelParity.Run(args);
+        return 0;
+    case "side-by-side":
+        return Orchestrator.Run(args);
+    case "worker-ours":
+        OursWorker.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args[3]);
+        return 0;
+    case "worker-llama":
+        LlamaWorker.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture), args[3]);
+        return 0;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
 }
-if (args.Length > 0 && args[0] == "parity")
-{
-    ModelParity.Run(args);
-    return;
-}
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -19,5 +19,6 @@ internal static class CliCommands
         yield return Commands.IndexCommand.Create();
         yield return Commands.SearchCommand.Create();
         yield return Commands.ClusterCommand.Create();
+        yield return Commands.QuantizeCommand.Create();
     }
 }

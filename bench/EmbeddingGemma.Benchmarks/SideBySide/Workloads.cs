@@ -7,7 +7,13 @@ namespace EmbeddingGemma.Benchmarks.SideBySide;
 /// <summary>The three workloads of the side-by-side benchmark, with the same token ids for both engines.</summary>
 internal static class Workloads
 {
-    public const int Docs = 64, DocTokens = 256, QueryTokens = 32, QueryRuns = 30, LongTokens = 2048;
+    public const int DocTokens = 256, QueryTokens = 32, LongTokens = 2048;
+
+    /// <summary>Documents in the throughput workload (64 by default; EMBEDDINGGEMMA_BENCH_DOCS overrides).</summary>
+    public static int Docs => int.TryParse(Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_BENCH_DOCS"), out var d) && d > 0 ? d : 64;
+
+    /// <summary>Query repetitions for the median (30; EMBEDDINGGEMMA_BENCH_QUERY_RUNS overrides).</summary>
+    public static int QueryRuns => int.TryParse(Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_BENCH_QUERY_RUNS"), out var d) && d > 0 ? d : 30;
 
     /// <summary>Deterministic ids in [4, vocab): BOS first and EOS last like real tokenized input.</summary>
     public static int[] Ids(int seed, int length, int vocab)
@@ -67,7 +73,7 @@ internal static class Workloads
             var vecs = embed(docs);
             result["docs_tokens_per_s"] = Docs * DocTokens / sw.Elapsed.TotalSeconds;
             result["doc0_head"] = vecs[0].Take(8).ToArray();
-            result["docs_vectors"] = vecs.Select(v => v.ToArray()).Take(4).ToArray();
+            result["docs_vectors"] = vecs.Take(4).ToArray();
         }
         if (which.Contains("query", StringComparison.Ordinal))
         {

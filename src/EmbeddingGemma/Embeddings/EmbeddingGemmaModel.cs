@@ -34,8 +34,11 @@ public sealed class EmbeddingGemmaModel : IDisposable
     public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; } =
         (model, cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
 
-    /// <summary>Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null (the reference encoder by default).</summary>
-    public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new ReferenceEncoder(w);
+    /// <summary>
+    /// Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null: the fast engine
+    /// (<see cref="Model.Fast.FastSequenceEncoder"/>). Pass <c>EncoderFactory = w =&gt; new ReferenceEncoder(w)</c> to select the reference.
+    /// </summary>
+    public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new Model.Fast.FastSequenceEncoder(w);
 
     /// <summary>The backbone configuration.</summary>
     public GemmaConfig Config => _weights.Config;

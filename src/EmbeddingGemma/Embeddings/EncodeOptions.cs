@@ -83,6 +83,6 @@ public sealed record ModelLoadOptions
     /// <summary>Turns a hub id (org/name[@revision]) or other non-local model argument into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.DefaultHubResolver"/> (Hub.ModelLocator).</summary>
     public Func<string, CancellationToken, string>? HubResolver { get; init; }
 
-    /// <summary>Builds the encoder from the weights; null = <see cref="EmbeddingGemmaModel.DefaultEncoderFactory"/> (the reference encoder).</summary>
+    /// <summary>Builds the encoder from the weights; null = <see cref="EmbeddingGemmaModel.DefaultEncoderFactory"/> (the fast engine); <c>w =&gt; new ReferenceEncoder(w)</c> selects the reference.</summary>
     public Func<ModelWeights, ISequenceEncoder>? EncoderFactory { get; init; }
 }

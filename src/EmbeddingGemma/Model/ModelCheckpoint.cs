@@ -111,9 +111,10 @@ public sealed class ModelCheckpoint
 
     /// <summary>
     /// Writes a GGUF (arch gemma-embedding, all metadata of spec §6.2, norms stored as 1+w and kept F32, Dense heads
-    /// included). <paramref name="type"/> is the type of the matrices: F32, F16, BF16, Q8_0 or Q4_0.
+    /// included). <paramref name="type"/> is the type of the matrices: F32, F16, BF16, Q8_0 or Q4_0;
+    /// <paramref name="matrixType"/> (GGUF tensor name to type) overrides it per matrix (mixed precision).
     /// </summary>
-    public void WriteGguf(string path, GgmlType type = GgmlType.F32)
+    public void WriteGguf(string path, GgmlType type = GgmlType.F32, Func<string, GgmlType>? matrixType = null)
     {
         var c = Config;
         const string a = "gemma-embedding";
@@ -178,7 +179,8 @@ public sealed class ModelCheckpoint
             }
             else
             {
-                var tt = t.Shape[^1] % GgmlTypeInfo.BlockSize(type) == 0 ? type : GgmlType.F32;
+                var want = matrixType?.Invoke(gname) ?? type;
+                var tt = t.Shape[^1] % GgmlTypeInfo.BlockSize(want) == 0 ? want : GgmlType.F32;
                 w.AddTensor(gname, tt, t.Shape, t.Values);
             }
         }

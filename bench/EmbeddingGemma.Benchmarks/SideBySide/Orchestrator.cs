@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics;
+
+namespace EmbeddingGemma.Benchmarks.SideBySide;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/EmbeddingGemma.Benchmarks -- side-by-side [--types f32,bf16,q8_0,q4_0]
+/// [--threads 2] [--workloads docs,query,long] [--dir .cache/bench]</c>: makes (or reuses) a full-size random model as
+/// GGUF per type, then per type runs our engine and llama.cpp (LLamaSharp 0.30.0) alternately, each in its own child
+/// process (peak RSS is its own), same file, same threads, same token ids; prints a Markdown table with ratios.
+/// </summary>
+internal static class Orchestrator
+{
+    public static int Run(string[] args)
+    {
+        string Arg(string name, string def)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : def;
+        }
+        var types = Arg("--types", "f32,bf16,q8_0,q4_0").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var threads = int.Parse(Arg("--threads", KernelCatalog.DefaultThreads.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        var workloads = Arg("--workloads", "docs,query,long");
+        var dir = Path.GetFullPath(Arg("--dir", Path.Combine(".cache", "bench")));
+        Directory.CreateDirectory(dir);
+        ModelCheckpoint? ckpt = null;
+        var rows = new List<(string Type, Dictionary<string, JsonElement> Ours, Dictionary<string, JsonElement> Llama)>();
+        foreach (var t in types)
+        {
+            var type = t.ToLowerInvariant() switch
+            {
+                "f32" => GgmlType.F32,
+                "bf16" => GgmlType.BF16,
+                "f16" => GgmlType.F16,
+                "q8_0" => GgmlType.Q8_0,
+                "q4_0" => GgmlType.Q4_0,
+                _ => throw new ArgumentException($"unknown type {t}"),
+            };
+            var path = Path.Combine(dir, $"embeddinggemma-random-full-{t.ToLowerInvariant()}.gguf");
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"writing {path} ...");
+                ckpt ??= RandomModel.Create("full", 42);
+                ckpt.WriteGguf(path + ".tmp", type);
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
+            int vocab;
+            using (var g = EmbeddingGemma.Formats.GgufFile.Open(path))
+            {
+                vocab = checked((int)g.Tensors["token_embd.weight"].Shape[0]);
+            }
+            Console.Error.WriteLine($"{t}: ours ...");
+            var ours = Child("worker-ours", path, threads, workloads, vocab);
+            Console.Error.WriteLine($"{t}: llama.cpp ...");
+            var llama = Child("worker-llama", path, threads, workloads, vocab);
+            rows.Add((t.ToUpperInvariant(), ours, llama));
+        }
+        PrintTable(rows, threads);
+        return 0;
+    }
+
+    private static Dictionary<string, JsonElement> Child(string mode, string gguf, int threads, string workloads, int vocab)
+    {
+        var self = Environment.ProcessPath!;
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            psi.ArgumentList.Add(typeof(Orchestrator).Assembly.Location);
+        }
+        foreach (var a in new[] { mode, gguf, threads.ToString(CultureInfo.InvariantCulture), workloads, vocab.ToString(CultureInfo.InvariantCulture) })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();   // llama.cpp logs; shown only on failure
+        var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        p.WaitForExit();
+        var json = lines.LastOrDefault(l => l.TrimStart().StartsWith('{')) ?? throw new InvalidOperationException($"{mode} exited {p.ExitCode} without a result: {string.Concat(err.Result.TakeLast(2000))}");
+        return JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+    }
+
+    private static double? Num(Dictionary<string, JsonElement> d, string k) => d.TryGetValue(k, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    private static string F(double? v, string fmt) => v is { } x ? x.ToString(fmt, CultureInfo.InvariantCulture) : "–";
+
+    private static string Ratio(double? a, double? b) => a is { } x && b is { } y && y != 0 ? (x / y).ToString("F2", CultureInfo.InvariantCulture) + "×" : "–";
+
+    private static void PrintTable(List<(string Type, Dictionary<string, JsonElement> Ours, Dictionary<string, JsonElement> Llama)> rows, int threads)
+    {
+        var cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() : null;
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
+        Console.WriteLine($"Machine: {cpu ?? "?"}, {Environment.ProcessorCount} logical CPUs, kernels {KernelCatalog.Default.Variant}, {threads} threads, load average at end: {load}");
+        Console.WriteLine($"Model: full-size random EmbeddingGemma shapes (24 layers, hidden 768, FFN 1152, 3 heads / 1 KV head of 256, Dense 3072) from RandomModel.Create(\"full\", 42); its synthetic tokenizer gives a small vocabulary, so the embedding table is small.");
+        Console.WriteLine($"Workloads: {Workloads.Docs} × {Workloads.DocTokens}-token documents; {Workloads.QueryTokens}-token query (median of {Workloads.QueryRuns}); one {Workloads.LongTokens}-token document.");
+        Console.WriteLine();
+        Console.WriteLine("| weights | docs tok/s ours | llama.cpp | ratio | query ms ours | llama.cpp | ratio | 2048-tok s ours | llama.cpp | load s ours | llama.cpp | peak RSS MB ours | llama.cpp | cos(ours, llama.cpp) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var (type, o, l) in rows)
+        {
+            var cos = Cos(o, l);
+            Console.WriteLine($"| {type} | {F(Num(o, "docs_tokens_per_s"), "F0")} | {F(Num(l, "docs_tokens_per_s"), "F0")} | {Ratio(Num(o, "docs_tokens_per_s"), Num(l, "docs_tokens_per_s"))} "
+                + $"| {F(Num(o, "query_median_ms"), "F1")} | {F(Num(l, "query_median_ms"), "F1")} | {Ratio(Num(o, "query_median_ms"), Num(l, "query_median_ms"))} "
+                + $"| {F(Num(o, "long_s"), "F2")} | {F(Num(l, "long_s"), "F2")} | {F(Num(o, "load_s"), "F2")} | {F(Num(l, "load_s"), "F2")} "
+                + $"| {F(Num(o, "peak_rss_mb"), "F0")} | {F(Num(l, "peak_rss_mb"), "F0")} | {cos} |");
+        }
+    }
+
+    private static string Cos(Dictionary<string, JsonElement> o, Dictionary<string, JsonElement> l)
+    {
+        if (!o.TryGetValue("docs_vectors", out var a) || !l.TryGetValue("docs_vectors", out var b))
+        {
+            return "–";
+        }
+        var va = a.Deserialize<float[][]>()!;
+        var vb = b.Deserialize<float[][]>()!;
+        var min = 1.0;
+        for (var i = 0; i < Math.Min(va.Length, vb.Length); i++)
+        {
+            double d = 0, na = 0, nb = 0;
+            for (var c = 0; c < va[i].Length; c++)
+            {
+                d += (double)va[i][c] * vb[i][c];
+                na += (double)va[i][c] * va[i][c];
+                nb += (double)vb[i][c] * vb[i][c];
+            }
+            min = Math.Min(min, d / Math.Sqrt(na * nb));
+        }
+        return min.ToString("F6", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using System.Text.Json;
+using EmbeddingGemma.Model.Fast;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary><c>embeddinggemma quantize --model &lt;folder|gguf&gt; --type q8_0|q4_0|mixed --out FILE.gguf</c>.</summary>
+internal static class QuantizeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Hugging Face folder or .gguf file to quantize.", Required = true };
+        var type = new Option<string>("--type") { Description = "q8_0, q4_0 or mixed (int4 embeddings/FFN/projections, int8 attention; norms F32).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output GGUF path.", Required = true };
+        var cmd = new Command("quantize", "Write a quantized GGUF (loads in llama.cpp and in this library).");
+        cmd.Options.Add(model);
+        cmd.Options.Add(type);
+        cmd.Options.Add(output);
+        cmd.SetAction((ParseResult p, CancellationToken ct) =>
+        {
+            var scheme = ModelQuantizer.Parse(p.GetValue(type)!);
+            var outPath = p.GetValue(output)!;
+            var counts = ModelQuantizer.Quantize(p.GetValue(model)!, scheme, outPath);
+            var summary = new Dictionary<string, object>
+            {
+                ["out"] = Path.GetFullPath(outPath),
+                ["scheme"] = scheme.ToString(),
+                ["bytes"] = new FileInfo(outPath).Length,
+                ["tensors"] = counts.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value),
+            };
+            Console.Out.WriteLine(JsonSerializer.Serialize(summary));
+            return Task.FromResult(0);
+        });
+        return cmd;
+    }
+}
