@@ -1,4 +1,5 @@
 using EmbeddingGemma.Server.Core;
+using EmbeddingGemma.Server.Engine;
 using EmbeddingGemma.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -33,10 +34,19 @@ public static class EmbeddingServer
         return builder;
     }
 
-    /// <summary>The default loader: <see cref="EmbeddingServerOptions.Model"/> through the model library.</summary>
-    public static BackendLoader DefaultLoader { get; set; } = (options, _) =>
-        throw new EmbeddingGemmaException(ErrorKind.Unsupported,
-            "No model engine is available in this build; pass a BackendLoader to AddEmbeddingGemmaServer.");
+    /// <summary>
+    /// The default loader: <see cref="EmbeddingServerOptions.Model"/> (folder, .gguf or hub id) through
+    /// <see cref="EmbeddingGemmaBackend.Load"/>, served under <see cref="EmbeddingServerOptions.ServedModelName"/>.
+    /// </summary>
+    public static BackendLoader DefaultLoader { get; set; } = (options, ct) =>
+    {
+        if (string.IsNullOrWhiteSpace(options.Model))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                "No model given: set EmbeddingGemma:Model (a model folder, a .gguf file or a Hugging Face id such as google/embeddinggemma-300m).");
+        }
+        return EmbeddingGemmaBackend.Load(options.Model, options.ServedModelName, cancellationToken: ct);
+    };
 }
 
 /// <summary>Service registration for the embedding service.</summary>

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using EmbeddingGemma.Server;
+using EmbeddingGemma.Server.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary>
+/// <c>embeddinggemma serve --model &lt;folder|gguf|hub id&gt; [--urls URL] [--api-key K] [--max-batch-tokens N] ...</c>:
+/// the HTTP embedding service (article /embed, TEI /embed, OpenAI /v1/embeddings, /tokenize, /health, /info,
+/// /metrics). The listener starts at once; the model loads in the background (/health answers 503 until ready).
+/// Settings also come from appsettings.json in the working folder and environment variables (EmbeddingGemma__ApiKey, ...);
+/// flags win.
+/// </summary>
+internal static class ServeCommand
+{
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder, .gguf file or Hugging Face id (e.g. google/embeddinggemma-300m; gated: set HF_TOKEN). Also EmbeddingGemma__Model." };
+        var urls = new Option<string?>("--urls") { Description = $"Listen address(es), ';'-separated (default {DefaultUrls}, or ASPNETCORE_URLS)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require \"Authorization: Bearer <key>\" (default: $EMBEDDINGGEMMA_API_KEY; /health and /metrics stay public)." };
+        var name = new Option<string?>("--served-model-name") { Description = "Model name reported in responses (default: the folder/file name or hub id)." };
+        var maxBatchTokens = new Option<int?>("--max-batch-tokens") { Description = "Token budget of one batch across concurrent requests (default 16384)." };
+        var maxBatchRequests = new Option<int?>("--max-batch-requests") { Description = "Most sequences in one batch (default 256)." };
+        var maxQueued = new Option<int?>("--max-queued-inputs") { Description = "Most inputs queued or running; beyond: 429 + Retry-After (default 1024)." };
+        var maxInputs = new Option<int?>("--max-inputs-per-request") { Description = "Most inputs in one request (default 256)." };
+        var maxChars = new Option<int?>("--max-input-chars") { Description = "Most characters per input, checked before tokenizing (default 131072)." };
+        var maxBody = new Option<long?>("--max-body-bytes") { Description = "Most bytes per request body; beyond: 413 (default 4194304)." };
+        var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse over-long inputs with their token count instead of truncating them (per-request `truncate` still wins)." };
+        var defaultPrompt = new Option<string?>("--default-prompt-name") { Description = "Prompt applied when a request names none (e.g. query, document, retrieval_query; default: none)." };
+        var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin (repeatable; \"*\" for any). Default: no CORS headers." };
+        var retryAfter = new Option<int?>("--retry-after") { Description = "Seconds announced in Retry-After on 429/503 (default 1)." };
+
+        var command = new Command("serve", "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /health, /info, /metrics.");
+        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        {
+            var builder = EmbeddingServer.CreateBuilder([], o =>
+            {
+                o.Model = parse.GetValue(model) ?? o.Model;
+                o.ApiKey = parse.GetValue(apiKey) ?? NullIfEmpty(Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_API_KEY")) ?? o.ApiKey;
+                o.ServedModelName = parse.GetValue(name) ?? o.ServedModelName;
+                o.MaxBatchTokens = parse.GetValue(maxBatchTokens) ?? o.MaxBatchTokens;
+                o.MaxBatchRequests = parse.GetValue(maxBatchRequests) ?? o.MaxBatchRequests;
+                o.MaxQueuedInputs = parse.GetValue(maxQueued) ?? o.MaxQueuedInputs;
+                o.MaxInputsPerRequest = parse.GetValue(maxInputs) ?? o.MaxInputsPerRequest;
+                o.MaxInputCharacters = parse.GetValue(maxChars) ?? o.MaxInputCharacters;
+                o.MaxRequestBodyBytes = parse.GetValue(maxBody) ?? o.MaxRequestBodyBytes;
+                o.RetryAfterSeconds = parse.GetValue(retryAfter) ?? o.RetryAfterSeconds;
+                o.DefaultPromptName = parse.GetValue(defaultPrompt) ?? o.DefaultPromptName;
+                if (parse.GetValue(noTruncate))
+                {
+                    o.Truncate = false;
+                }
+                foreach (var origin in parse.GetValue(cors) ?? [])
+                {
+                    o.CorsOrigins.Add(origin);
+                }
+            });
+            var listen = parse.GetValue(urls) ?? builder.Configuration["urls"] ?? DefaultUrls;
+            builder.WebHost.UseUrls(listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            var app = builder.Build();
+            var resolved = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmbeddingServerOptions>>().Value;
+            if (string.IsNullOrWhiteSpace(resolved.Model))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                    "serve needs a model: --model <folder|file.gguf|hub id> (or EmbeddingGemma__Model / appsettings.json EmbeddingGemma:Model).");
+            }
+            resolved.Validate();
+            app.MapEmbeddingGemma();
+            await using (app.ConfigureAwait(false))
+            {
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"embeddinggemma: listening on {listen}; loading {resolved.Model} (GET /health is 503 until ready)").ConfigureAwait(false);
+                var host = app.Services.GetRequiredService<ModelHost>();
+                try
+                {
+                    await host.Loaded.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync($"embeddinggemma: ready in {host.LoadDuration?.TotalSeconds:F1} s ({host.Backend!.Info.ModelName}, {host.Backend.Info.Dimension} dimensions)").ConfigureAwait(false);
+                }
+                catch (EmbeddingGemmaException)
+                {
+                    await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    throw; // mapped to an exit code by CliErrors
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                await ((IHost)app).WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}
