@@ -141,6 +141,9 @@ public sealed class EmbeddingGemmaModel : IDisposable
         }
     }
 
+    private static bool LooksLikeHubId(string s) =>
+        s.Count(c => c == '/') == 1 && !s.StartsWith('/') && !s.StartsWith('.') && !s.Contains('\\', StringComparison.Ordinal) && !s.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
+
     private static GemmaTokenizer? LoadTokenizer(string path, GemmaConfig config, bool required)
     {
         if (!File.Exists(path) && !Directory.Exists(path))

@@ -4,8 +4,6 @@ using static EmbeddingGemma.Tests.Numerics.KernelTestUtil;
 
 namespace EmbeddingGemma.Tests.Numerics;
 
-using Tolerances = EmbeddingGemma.Numerics.Tolerances;
-
 /// <summary>GEMM tiles and <see cref="WeightMatrix"/> against double-precision oracles, on odd shapes.</summary>
 public class GemmTests
 {

@@ -4,8 +4,6 @@ using static EmbeddingGemma.Tests.Numerics.KernelTestUtil;
 
 namespace EmbeddingGemma.Tests.Numerics;
 
-using Tolerances = EmbeddingGemma.Numerics.Tolerances;
-
 /// <summary>
 /// Every non-scalar variant against the scalar reference on all lengths 0..256, with guard regions around each
 /// destination. Run the whole suite with the scalar variant forced: <c>EMBEDDINGGEMMA_KERNELS=scalar dotnet test</c>.

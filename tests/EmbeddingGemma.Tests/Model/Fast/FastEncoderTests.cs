@@ -3,8 +3,6 @@ using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Tests.Model.Fast;
 
-using Tolerances = EmbeddingGemma.Numerics.Tolerances;
-
 /// <summary>The fast engine on tiny random models: batch/thread bit-identity, and argument checks.</summary>
 public class FastEncoderTests
 {
