@@ -90,8 +90,8 @@ public sealed class EmbeddingGemmaModel : IDisposable
             }
             else
             {
-                throw new EmbeddingGemmaException(ErrorKind.NotFound,
-                    $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file; hub ids and Ollama names need a resolver, and DefaultHubResolver was set to null).") { FilePath = path };
+                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but no hub resolver is configured (ModelLoadOptions.HubResolver)." : "";
+                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file).{hint}") { FilePath = path };
             }
         }
         if (Directory.Exists(path))
