@@ -47,7 +47,8 @@ public sealed record HubOptions
     /// <c>HF_ENDPOINT</c>; <c>HF_TOKEN</c> (or legacy <c>HUGGING_FACE_HUB_TOKEN</c>), else the file named by
     /// <c>HF_TOKEN_PATH</c>, else <c>$HF_HOME/token</c>; <c>HF_HUB_CACHE</c> (or legacy <c>HUGGINGFACE_HUB_CACHE</c>),
     /// else <c>$HF_HOME/hub</c> with <c>HF_HOME</c> defaulting to <c>$XDG_CACHE_HOME/huggingface</c> or
-    /// <c>~/.cache/huggingface</c>; <c>HF_HUB_OFFLINE</c> (1/true/yes/on).
+    /// <c>~/.cache/huggingface</c>; <c>HF_HUB_OFFLINE</c> (1/true/yes/on); <c>HF_HUB_DOWNLOAD_TIMEOUT</c> (seconds
+    /// without data before a transfer counts as broken); <c>OLLAMA_MODELS</c>.
     /// </summary>
     public static HubOptions FromEnvironment(Func<string, string?> getEnvironmentVariable)
     {
@@ -59,8 +60,12 @@ public sealed record HubOptions
         }
 
         var endpoint = Env("HF_ENDPOINT") ?? DefaultEndpoint;
+        var timeout = double.TryParse(Env("HF_HUB_DOWNLOAD_TIMEOUT"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : new HubOptions().ReadTimeout;
         return new HubOptions
         {
+            ReadTimeout = timeout,
             Endpoint = endpoint.TrimEnd('/'),
             Token = ReadToken(getEnvironmentVariable),
             CacheDirectory = DefaultCacheDirectory(getEnvironmentVariable),

@@ -92,6 +92,35 @@ public sealed class DownloadCommandTests : IAsyncLifetime
         Assert.Equal("", offline.Stdout + missing.Stdout + bad.Stdout);
     }
 
+    [Fact]
+    public async Task Embed_downloads_the_gated_model_on_first_use_with_HF_TOKEN_then_works_offline()
+    {
+        var tiny = TinyModels.Default;
+        var gated = hub.AddRepo("test/gated-tiny");
+        gated.RequiredToken = "hf_test";
+        gated.AddCommit(Directory.GetFiles(tiny.Folder, "*", SearchOption.AllDirectories).ToDictionary(
+            f => Path.GetRelativePath(tiny.Folder, f).Replace('\\', '/'),
+            f => new FakeFile(File.ReadAllBytes(f), Lfs: f.EndsWith(".safetensors", StringComparison.Ordinal))));
+        var home = TestPaths.NewTempDir("eg-hfhome");
+        const string input = "hello world\nEmbeddingGemma in .NET\n";
+
+        var local = await RunAsync(["embed", "--model", tiny.Folder], home, stdin: input);
+        var denied = await RunAsync(["embed", "--model", "test/gated-tiny"], home, stdin: input);
+        var first = await RunAsync(["embed", "--model", "test/gated-tiny"], home, stdin: input, env: ("HF_TOKEN", "hf_test"));
+        var offline = await RunAsync(["embed", "--model", "test/gated-tiny"], home, stdin: input, env: ("HF_HUB_OFFLINE", "1"));
+
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        Assert.Equal(2, local.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(5, denied.ExitCode);
+        Assert.Contains("HF_TOKEN", denied.Stderr, StringComparison.Ordinal);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Equal(local.Stdout, first.Stdout); // same vectors as the local folder, byte for byte
+        Assert.Contains("downloaded model.safetensors", first.Stderr, StringComparison.Ordinal);
+        Assert.True(offline.ExitCode == 0, offline.Stderr);
+        Assert.Equal(local.Stdout, offline.Stdout);
+        Assert.DoesNotContain("downloaded", offline.Stderr, StringComparison.Ordinal);
+    }
+
     private static FakeFile Text(string s) => new(Encoding.UTF8.GetBytes(s), Lfs: false);
 
     private static byte[] Bytes(int n, int seed)
@@ -104,12 +133,14 @@ public sealed class DownloadCommandTests : IAsyncLifetime
     private sealed record CliRun(int ExitCode, string Stdout, string Stderr);
 
     /// <summary>Runs the built CLI (src/EmbeddingGemma.Cli/bin/{config}/net10.0/EmbeddingGemma.Cli.dll) with a clean HF environment.</summary>
-    private async Task<CliRun> RunAsync(string[] args, string hfHome, params (string Key, string Value)[] env)
+    private Task<CliRun> RunAsync(string[] args, string hfHome, params (string Key, string Value)[] env) => RunAsync(args, hfHome, null, env);
+
+    private async Task<CliRun> RunAsync(string[] args, string hfHome, string? stdin, params (string Key, string Value)[] env)
     {
         var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name; // bin/{config}/net10.0/
         var dll = Path.Combine(TestPaths.RepoRoot, "src", "EmbeddingGemma.Cli", "bin", config, "net10.0", "EmbeddingGemma.Cli.dll");
         Assert.True(File.Exists(dll), $"CLI not built: {dll}");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
         {
@@ -126,6 +157,8 @@ public sealed class DownloadCommandTests : IAsyncLifetime
             psi.Environment[k] = v;
         }
         using var process = Process.Start(psi)!;
+        await process.StandardInput.WriteAsync(stdin ?? "");
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));

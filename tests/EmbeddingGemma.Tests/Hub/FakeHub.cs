@@ -78,6 +78,8 @@ internal sealed class FakeHub : IAsyncDisposable
     /// <summary>For this many content responses, send only <see cref="DropAfterBytes"/> bytes then drop the connection.</summary>
     public int DropCount { get; set; }
     public int DropAfterBytes { get; set; } = 1000;
+    /// <summary>For this many content responses, send <see cref="DropAfterBytes"/> bytes then stall (until the client gives up).</summary>
+    public int StallCount { get; set; }
     /// <summary>Serve content with one byte flipped (what a broken proxy or disk would do).</summary>
     public bool Corrupt { get; set; }
 
@@ -220,6 +222,20 @@ internal sealed class FakeHub : IAsyncDisposable
         if (Corrupt && body.Length > 0)
         {
             body[body.Length / 2] ^= 0x5A;
+        }
+        if (StallCount > 0)
+        {
+            StallCount--;
+            await ctx.Response.Body.WriteAsync(body.AsMemory(0, Math.Min(DropAfterBytes, body.Length)));
+            await ctx.Response.Body.FlushAsync();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return;
         }
         if (DropCount > 0)
         {

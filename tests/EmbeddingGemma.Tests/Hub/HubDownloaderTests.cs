@@ -183,6 +183,24 @@ public sealed class HubDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stalled_transfer_times_out_as_Network_and_resumes()
+    {
+        var files = HubTestRepos.GgufFiles();
+        hub.AddRepo("org/gguf").AddCommit(files);
+        using var downloader = new HubDownloader(HubTestRepos.Options(hub, maxRetries: 0) with { ReadTimeout = TimeSpan.FromSeconds(1) });
+        hub.StallCount = 1;
+        hub.DropAfterBytes = 5_000;
+
+        var stalled = await Assert.ThrowsAsync<EmbeddingGemmaException>(() => downloader.DownloadFileAsync("org/gguf", "embeddinggemma-300M-Q4_0.gguf"));
+        var resumed = await downloader.DownloadFileAsync("org/gguf", "embeddinggemma-300M-Q4_0.gguf");
+
+        Assert.Equal(ErrorKind.Network, stalled.Kind);
+        Assert.Contains("no data for 1 s", stalled.Message, StringComparison.Ordinal);
+        Assert.Equal(files["embeddinggemma-300M-Q4_0.gguf"].Content, File.ReadAllBytes(resumed.PathOf("embeddinggemma-300M-Q4_0.gguf")));
+        Assert.Contains(hub.Requests, r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal) && r.Range is not null && r.Range != "bytes=0-");
+    }
+
+    [Fact]
     public async Task Corrupted_content_fails_the_checksum_and_leaves_nothing_in_the_cache()
     {
         var files = HubTestRepos.SentenceTransformersFiles();

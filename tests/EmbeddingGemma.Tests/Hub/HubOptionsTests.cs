@@ -33,6 +33,9 @@ public class HubOptionsTests
         Assert.Equal("/c", cache.CacheDirectory);
         Assert.False(cache.Offline);
         Assert.Equal("/legacy", legacy.CacheDirectory);
+        Assert.Equal(TimeSpan.FromSeconds(60), home.ReadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), HubOptions.FromEnvironment(Env(("HF_HUB_DOWNLOAD_TIMEOUT", "2.5"))).ReadTimeout);
+        Assert.Equal("/o", HubOptions.FromEnvironment(Env(("OLLAMA_MODELS", "/o"))).OllamaModelsDirectory);
     }
 
     [Fact]
