@@ -1,6 +1,8 @@
 // Tokenizer benchmark: ours vs Hugging Face tokenizers (Rust, via Tokenizers.DotNet) on the same texts in the same
 // run, single thread. Prints load time and memory, MB/s and tokens/s, and the ratio.
 // Usage: dotnet run --project bench/TokenizerBench -c Release -- [tokenizer.json] [shared-data-folder] [--load-only]
+// (data folder default: $EMBEDDINGGEMMA_SHARED_DATA, else ../shared/data beside the clone; without it only the
+// synthetic rows run).
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
@@ -10,10 +12,13 @@ using EmbeddingGemma.Tokenization;
 
 var repo = FindRepoRoot();
 var jsonPath = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : Path.Combine(repo, ".cache", "tokenizer-gemma3", "tokenizer.json");
-var dataDir = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : Path.GetFullPath(Path.Combine(repo, "..", "shared", "data"));
+var dataDir = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1]
+    : Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_SHARED_DATA") is { Length: > 0 } env ? env
+    : Path.GetFullPath(Path.Combine(repo, "..", "shared", "data"));
 var loadOnly = args.Contains("--load-only");
 
 Console.WriteLine($"tokenizer: {jsonPath}");
+Console.WriteLine($"data: {(Directory.Exists(dataDir) ? dataDir : "(none: only the synthetic rows)")}");
 Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
 
 // ---- load time and memory (ours): first load includes JIT; report the best of 3 as well.
@@ -48,10 +53,13 @@ var patched = Path.Combine(Path.GetTempPath(), "tokenizer-bench-bos-eos.json");
 var node = JsonNode.Parse(File.ReadAllText(jsonPath))!;
 node["post_processor"] = JsonNode.Parse("""{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<bos>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<eos>","type_id":0}}],"pair":[{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}],"special_tokens":{"<bos>":{"id":"<bos>","ids":[2],"tokens":["<bos>"]},"<eos>":{"id":"<eos>","ids":[1],"tokens":["<eos>"]}}}""");
 File.WriteAllText(patched, node.ToJsonString());
+GC.Collect();
+var ws0 = Process.GetCurrentProcess().WorkingSet64;
 var hc0 = Process.GetCurrentProcess().TotalProcessorTime;
 sw.Restart();
 var hf = new Tokenizers.DotNet.Tokenizer(vocabPath: patched);
-Console.WriteLine($"hf:   load {sw.Elapsed.TotalSeconds:F2} s wall / {(Process.GetCurrentProcess().TotalProcessorTime - hc0).TotalSeconds:F2} s CPU (patched copy of the same file)");
+var hfCpu = (Process.GetCurrentProcess().TotalProcessorTime - hc0).TotalSeconds;
+Console.WriteLine($"hf:   load {sw.Elapsed.TotalSeconds:F2} s wall / {hfCpu:F2} s CPU (patched copy of the same file); process working set grew {(Process.GetCurrentProcess().WorkingSet64 - ws0) / 1048576.0:F0} MiB");
 
 // ---- texts
 var sets = new List<(string Name, List<string> Texts)>();
@@ -72,8 +80,9 @@ sets.Add(("100,000 spaces", [new string(' ', 100_000)]));
 sets.Add(("1 MB word, no merges (random CJK ext.)", [RandomNoMergeWord(1 << 20)]));
 
 Console.WriteLine();
-Console.WriteLine("| texts | MB (UTF-8) | tokens | ours MB/s | ours tokens/s | HF MB/s | HF tokens/s | ours / HF |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|");
+var uncached = GemmaTokenizer.FromFile(jsonPath, new GemmaTokenizerOptions { AddBosToken = true, AddEosToken = true, WordCacheSize = 0 });
+Console.WriteLine("| texts | MB (UTF-8) | tokens | ours MB/s | ours tokens/s | ours, word cache off, MB/s | HF MB/s | HF tokens/s | ours / HF | ours (cache off) / HF |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
 foreach (var (name, texts) in sets)
 {
     var bytes = texts.Sum(t => (long)Encoding.UTF8.GetByteCount(t));
@@ -84,9 +93,10 @@ foreach (var (name, texts) in sets)
         hf.Encode(t);
     }
     var oursSeconds = Measure(() => { tokens = 0; foreach (var t in texts) { tokens += ours.EncodeToIds(t).Length; } });
+    var uncachedSeconds = Measure(() => { foreach (var t in texts) { uncached.EncodeToIds(t); } });
     var hfSeconds = Measure(() => { foreach (var t in texts) { hf.Encode(t); } });
     var mb = bytes / 1e6;
-    Console.WriteLine($"| {name} | {mb:F2} | {tokens:N0} | {mb / oursSeconds:F1} | {tokens / oursSeconds:N0} | {mb / hfSeconds:F2} | {tokens / hfSeconds:N0} | {hfSeconds / oursSeconds:F1}x |");
+    Console.WriteLine($"| {name} | {mb:F2} | {tokens:N0} | {mb / oursSeconds:F1} | {tokens / oursSeconds:N0} | {mb / uncachedSeconds:F1} | {mb / hfSeconds:F2} | {tokens / hfSeconds:N0} | {hfSeconds / oursSeconds:F1}x | {hfSeconds / uncachedSeconds:F1}x |");
 }
 
 // Best of several runs, in process CPU seconds (the machine is shared, so wall time mostly measures the neighbours;

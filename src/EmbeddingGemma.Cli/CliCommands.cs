@@ -8,8 +8,16 @@ internal static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.VersionCommand.Create();
+        yield return Commands.TokenizeCommand.Create();
+        yield return Commands.EmbedCommand.Create();
+        yield return Commands.InfoCommand.Create();
+        yield return Commands.MakeModelCommand.Create();
+        yield return Commands.ConvertCommand.Create();
         yield return Commands.DownloadCommand.Create();
         yield return Commands.EvalCommand.Create();
         yield return Commands.ServeCommand.Create();
+        yield return Commands.IndexCommand.Create();
+        yield return Commands.SearchCommand.Create();
+        yield return Commands.ClusterCommand.Create();
     }
 }

@@ -19,7 +19,7 @@ public static class EvaluationRunner
         int seed = 42,
         int batchSize = 32,
         Action<string>? log = null,
-        IProgress<EncodeProgress>? encodeProgress = null,
+        IProgress<EncodingProgress>? encodeProgress = null,
         CancellationToken cancellationToken = default)
     {
         dimensions ??= DefaultDimensions;
@@ -42,7 +42,8 @@ public static class EvaluationRunner
             }
             var means = EvalReport.ComputeMeans(results);
             var partial = new ModelReport(model.Name, cache?.NativeDimensions, cache?.EncodedCount ?? 0, sw.Elapsed.TotalSeconds, results, means, []);
-            var reference = reports.Count > 0 ? reports[0] : null;
+            // Retention is relative to the first embedding model (the lexical baseline has no sizes to compare).
+            var reference = model.IsLexical ? null : reports.FirstOrDefault(r => r.NativeDimensions is not null);
             reports.Add(partial with { Retention = EvalReport.ComputeRetention(means, reference) });
         }
         return new EvalReport(dataRoot, dimensions, DateTime.UtcNow, reports);

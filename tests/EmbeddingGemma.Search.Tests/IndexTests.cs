@@ -312,3 +312,13 @@ public sealed class IndexTests : IDisposable
         Assert.Equal(["abcd", "defg", "ghij"], perChar.Select(c => c.Text));
     }
 }
+
+public class FtsTermTests
+{
+    [Fact]
+    public void Cjk_text_is_split_into_character_terms_and_latin_into_words()
+    {
+        Assert.Equal(["什", "么", "是", "BERT", "model"], EmbeddingGemma.Search.Index.SemanticIndex.FtsTerms("什么是 BERT model?"));
+        Assert.Equal(["a", "OR", "b"], EmbeddingGemma.Search.Index.SemanticIndex.FtsTerms("\"a\" OR b*")); // quoted later: operators are plain words
+    }
+}

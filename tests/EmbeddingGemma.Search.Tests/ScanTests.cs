@@ -89,9 +89,9 @@ public class ScanTests
     [Fact]
     public void Hnsw_recall_at_10_against_exact_and_persistence()
     {
-        var m = SyntheticVectors.Generate(10_000, 64, 100, seed: 13);
-        var queries = SyntheticVectors.Queries(50, 64, 100, 13, 14);
-        var hnsw = HnswIndex.Build(m, new HnswOptions { M = 16, EfConstruction = 100, EfSearch = 100 });
+        var m = SyntheticVectors.Generate(5_000, 64, 50, seed: 13);
+        var queries = SyntheticVectors.Queries(50, 64, 50, 13, 14);
+        var hnsw = HnswIndex.Build(m, new HnswOptions { M = 16, EfConstruction = 64, EfSearch = 100 });
         double recall = MeanRecall(m, queries, q => hnsw.Search(q.Span, 10));
         Assert.True(recall >= 0.95, $"HNSW recall@10 = {recall:F3}");
 

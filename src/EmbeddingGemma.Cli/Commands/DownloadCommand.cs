@@ -49,7 +49,7 @@ internal static class DownloadCommand
             var rev = parse.GetValue(revision) ?? id.Revision ?? HubModelId.DefaultRevision;
             var fileName = parse.GetValue(file) ?? id.File;
 
-            var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            var stderr = StderrConsole();
             var (result, path) = await WithProgressAsync(stderr, progress => DownloadAsync(options, id, rev, fileName,
                 parse.GetValue(include), parse.GetValue(exclude), progress, cancellationToken)).ConfigureAwait(false);
 
@@ -96,6 +96,32 @@ internal static class DownloadCommand
         return (one, one.PathOf(fileName));
     }
 
+    /// <summary>
+    /// Resolves a <c>--model</c> argument with <see cref="ModelLocator"/>, showing download progress on stderr (bars on
+    /// a terminal, one line per downloaded file otherwise; nothing for files already cached). The CLI installs this as
+    /// the hub resolver of <c>EmbeddingGemmaModel.Load</c>, so every command that loads a model shows its download.
+    /// </summary>
+    internal static string ResolveModelWithProgress(string model, CancellationToken cancellationToken)
+    {
+        var console = StderrConsole();
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            return ModelLocator.Resolve(model, null, new LineProgress(console, quietWhenCached: true), cancellationToken);
+        }
+        var path = "";
+        console.Progress()
+            .AutoClear(true)
+            .HideCompleted(true)
+            .Columns(ProgressColumns())
+            .Start(ctx => path = ModelLocator.Resolve(model, null, new BarProgress(ctx, skipCached: true), cancellationToken));
+        return path;
+    }
+
+    private static IAnsiConsole StderrConsole() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+
+    private static ProgressColumn[] ProgressColumns() =>
+        [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn()];
+
     /// <summary>A Spectre.Console progress display on stderr when it is a terminal; one line per file otherwise.</summary>
     private static async Task<T> WithProgressAsync<T>(IAnsiConsole console, Func<IProgress<DownloadProgress>, Task<T>> work)
     {
@@ -107,7 +133,7 @@ internal static class DownloadCommand
         await console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+            .Columns(ProgressColumns())
             .StartAsync(async ctx =>
             {
                 var bars = new BarProgress(ctx);
@@ -116,11 +142,11 @@ internal static class DownloadCommand
         return result;
     }
 
-    private sealed class LineProgress(IAnsiConsole console) : IProgress<DownloadProgress>
+    private sealed class LineProgress(IAnsiConsole console, bool quietWhenCached = false) : IProgress<DownloadProgress>
     {
         public void Report(DownloadProgress value)
         {
-            if (value.FileCompleted)
+            if (value.FileCompleted && !(quietWhenCached && value.FromCache))
             {
                 console.MarkupLine($"[grey]{(value.FromCache ? "cached    " : "downloaded")}[/] {Markup.Escape(value.FileName)} " +
                     $"[grey]({value.FileBytes:N0} bytes, {value.FilesCompleted}/{value.FileCount})[/]");
@@ -128,7 +154,7 @@ internal static class DownloadCommand
         }
     }
 
-    private sealed class BarProgress(ProgressContext context) : IProgress<DownloadProgress>
+    private sealed class BarProgress(ProgressContext context, bool skipCached = false) : IProgress<DownloadProgress>
     {
         private readonly Dictionary<string, ProgressTask> tasks = new(StringComparer.Ordinal);
         private readonly Lock gate = new();
@@ -137,6 +163,10 @@ internal static class DownloadCommand
         {
             lock (gate)
             {
+                if (skipCached && value.FromCache && !tasks.ContainsKey(value.FileName))
+                {
+                    return;
+                }
                 if (!tasks.TryGetValue(value.FileName, out var task))
                 {
                     task = context.AddTask(Markup.Escape(value.FileName), autoStart: true, maxValue: Math.Max(1, value.FileTotalBytes));

@@ -15,7 +15,7 @@ internal static class EvalCommand
         var command = new Command("eval", "MTEB-style evaluation (retrieval, STS, classification, clustering, pair classification, reranking) per Matryoshka size; several --model values are compared with retention %.");
         var models = new Option<string[]>("--model")
         {
-            Description = "Model to evaluate (repeatable): a model folder or .gguf file, or a baseline: bm25, bm25-plain, bow[:DIMS], random[:DIMS].",
+            Description = "Model to evaluate (repeatable): a model folder or .gguf file, or a baseline: bm25, bm25-plain, bm25-multifield, bow[:DIMS], random[:DIMS].",
             AllowMultipleArgumentsPerToken = true,
         };
         var tasks = new Option<string>("--tasks")
@@ -105,6 +105,6 @@ internal static class EvalCommand
         {
             throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"--model {spec}: loading EmbeddingGemma model files is not in this build yet (baselines: bm25, bm25-plain, bow, random).");
         }
-        throw new EmbeddingGemmaException(ErrorKind.NotFound, $"--model {spec}: no such file or folder, and not a baseline (bm25, bm25-plain, bow[:DIMS], random[:DIMS]).") { FilePath = spec };
+        throw new EmbeddingGemmaException(ErrorKind.NotFound, $"--model {spec}: no such file or folder, and not a baseline (bm25, bm25-plain, bm25-multifield, bow[:DIMS], random[:DIMS]; BM25 takes :k1=..,b=..,tie=..).") { FilePath = spec };
     }
 }

@@ -1,7 +1,12 @@
 namespace EmbeddingGemma.Evaluation.Models;
 
-/// <summary>BM25 parameters. Defaults are Lucene/Elasticsearch's (k1 = 1.2, b = 0.75), the setting BEIR's published BM25 used.</summary>
-public sealed record Bm25Options(double K1 = 1.2, double B = 0.75, bool EnglishAnalysis = true);
+/// <summary>
+/// BM25 parameters. Defaults are Lucene/Elasticsearch's (k1 = 1.2, b = 0.75), the setting BEIR's published BM25 used.
+/// <see cref="MultiField"/>: index title and text as separate fields and combine them as Elasticsearch's
+/// <c>multi_match</c> <c>best_fields</c> query with <c>tie_breaker</c> 0.5 does (best field + 0.5 × the other), which is
+/// how BEIR's BM25 baseline queried its index; otherwise "title text" is one field ("flat").
+/// </summary>
+public sealed record Bm25Options(double K1 = 1.2, double B = 0.75, bool EnglishAnalysis = true, bool MultiField = false, double TieBreaker = 0.5);
 
 /// <summary>
 /// An in-memory BM25 index over documents (Lucene's formula: idf = ln(1 + (N − df + 0.5)/(df + 0.5)),

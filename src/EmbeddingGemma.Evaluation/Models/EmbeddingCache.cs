@@ -3,7 +3,7 @@ using Microsoft.Extensions.AI;
 namespace EmbeddingGemma.Evaluation.Models;
 
 /// <summary>Progress of the encoding pass: texts encoded so far, of the texts requested in the current call.</summary>
-public readonly record struct EncodeProgress(int Done, int Total, string PromptName);
+public readonly record struct EncodingProgress(int Done, int Total, string PromptName);
 
 /// <summary>
 /// Encodes each distinct (prompt name, text) once at the generator's full size and keeps the vector, so evaluating
@@ -16,7 +16,7 @@ public sealed class EmbeddingCache
     private readonly IEmbeddingGenerator<string, Embedding<float>> _generator;
     private readonly Dictionary<(string Prompt, string Text), float[]> _vectors = new();
 
-    public EmbeddingCache(IEmbeddingGenerator<string, Embedding<float>> generator, int batchSize = 32, IProgress<EncodeProgress>? progress = null)
+    public EmbeddingCache(IEmbeddingGenerator<string, Embedding<float>> generator, int batchSize = 32, IProgress<EncodingProgress>? progress = null)
     {
         _generator = generator;
         BatchSize = batchSize;
@@ -25,7 +25,7 @@ public sealed class EmbeddingCache
 
     public int BatchSize { get; }
 
-    public IProgress<EncodeProgress>? Progress { get; }
+    public IProgress<EncodingProgress>? Progress { get; }
 
     /// <summary>Size of the generator's vectors (known after the first encoding).</summary>
     public int? NativeDimensions { get; private set; }
@@ -57,7 +57,7 @@ public sealed class EmbeddingCache
                 _vectors[(promptName, batch[i])] = v;
             }
             EncodedCount += batch.Count;
-            Progress?.Report(new EncodeProgress(Math.Min(start + batch.Count, missing.Count), missing.Count, promptName));
+            Progress?.Report(new EncodingProgress(Math.Min(start + batch.Count, missing.Count), missing.Count, promptName));
         }
         return texts.Select(t => _vectors[(promptName, t)]).ToArray();
     }

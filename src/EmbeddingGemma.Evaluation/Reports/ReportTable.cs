@@ -59,6 +59,10 @@ public static class ReportTable
             row.Add("");
             rows.Add(row);
         }
+        var countRow = new List<string> { "tasks in the means", "", "" };
+        countRow.AddRange(columns.Select(c => c.Model.Means.FirstOrDefault(x => x.Dimensions == c.Dims)?.TaskCount.ToString(CultureInfo.InvariantCulture) ?? "0"));
+        countRow.Add("");
+        rows.Add(countRow);
         foreach (var reference in report.Models.SelectMany(m => m.Retention.Select(r => r.Reference)).Distinct())
         {
             var row = new List<string> { "retention vs " + reference, "%", "" };

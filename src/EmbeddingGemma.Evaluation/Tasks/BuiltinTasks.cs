@@ -96,9 +96,10 @@ public static partial class BuiltinTasks
         {
             return Names.Select(n => Create(n, RequireRoot(dataRoot, n))).Where(t => t.Type == type);
         }
-        if (Names.Contains(lower))
+        var builtin = Names.FirstOrDefault(n => string.Equals(n, item, StringComparison.OrdinalIgnoreCase));
+        if (builtin is not null)
         {
-            return [Create(lower, RequireRoot(dataRoot, lower))];
+            return [Create(builtin, RequireRoot(dataRoot, builtin))];
         }
         int colon = item.IndexOf(':', StringComparison.Ordinal);
         if (colon > 1)

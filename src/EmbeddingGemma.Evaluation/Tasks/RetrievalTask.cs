@@ -42,12 +42,21 @@ public sealed class RetrievalTask : EvalTask
         var scores = new List<DimensionScore>();
         if (context.Model.Bm25 is { } bm25)
         {
-            var index = new Bm25Index(docTexts, bm25);
+            var index = new Bm25Index(bm25.MultiField ? ds.Corpus.Select(d => d.Text).ToList() : docTexts, bm25);
+            var titles = bm25.MultiField ? new Bm25Index(ds.Corpus.Select(d => d.Title).ToList(), bm25) : null;
             var results = new Dictionary<string, IReadOnlyList<ScoredDocument>>(StringComparer.Ordinal);
             foreach (var q in ds.Queries)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var s = index.Score(q.Text);
+                if (titles is not null)
+                {
+                    var t = titles.Score(q.Text);
+                    for (int j = 0; j < s.Length; j++)
+                    {
+                        s[j] = Math.Max(s[j], t[j]) + bm25.TieBreaker * Math.Min(s[j], t[j]);
+                    }
+                }
                 results[q.Id] = Top(s, docIds, TopK, positiveOnly: true);
             }
             var ev = RetrievalMetrics.Evaluate(ds.Qrels, results);

@@ -424,8 +424,8 @@ public sealed class SemanticIndex : IDisposable
             long chunkId = (long)chunkCmd.ExecuteScalar()!;
             ftsCmd.Parameters.Clear();
             ftsCmd.Parameters.AddWithValue("$id", chunkId);
-            ftsCmd.Parameters.AddWithValue("$title", (object?)d.Title ?? "");
-            ftsCmd.Parameters.AddWithValue("$text", c.Text);
+            ftsCmd.Parameters.AddWithValue("$title", FtsSegment(d.Title ?? ""));
+            ftsCmd.Parameters.AddWithValue("$text", FtsSegment(c.Text));
             ftsCmd.ExecuteNonQuery();
             if (i < b.CacheKeys.Count)
             {
@@ -795,11 +795,12 @@ public sealed class SemanticIndex : IDisposable
     /// <summary>Splits a query into FTS5 terms: runs of letters/digits (any script), each quoted as a phrase.</summary>
     internal static List<string> FtsTerms(string text)
     {
+        text = FtsSegment(text);
         var terms = new List<string>();
         var sb = new StringBuilder();
         foreach (char c in text)
         {
-            if (char.IsLetterOrDigit(c) || char.IsSurrogate(c) || c == '_')
+            if ((char.IsLetterOrDigit(c) || char.IsSurrogate(c) || c == '_') && !char.IsWhiteSpace(c))
             {
                 sb.Append(c);
             }
@@ -815,6 +816,34 @@ public sealed class SemanticIndex : IDisposable
         }
         return terms.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
     }
+
+    /// <summary>
+    /// FTS5's unicode61 tokenizer treats a run of Chinese/Japanese characters as one word; the keyword copy of the
+    /// text therefore puts spaces around each CJK character so that each becomes a term (unigram BM25).
+    /// </summary>
+    internal static string FtsSegment(string text)
+    {
+        if (!text.Any(IsCjk))
+        {
+            return text;
+        }
+        var sb = new StringBuilder(text.Length * 2);
+        foreach (char c in text)
+        {
+            if (IsCjk(c))
+            {
+                sb.Append(' ').Append(c).Append(' ');
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static bool IsCjk(char c) =>
+        (c >= '\u3040' && c <= '\u30FF') || (c >= '\u3400' && c <= '\u9FFF') || (c >= '\uAC00' && c <= '\uD7AF') || (c >= '\uF900' && c <= '\uFAFF');
 
     private List<SearchHit> Materialize(List<(int Row, float Score, float? Sim, double? Bm25)> rows, int k)
     {

@@ -99,3 +99,20 @@ public static class TextChunker
     private static bool IsCjk(char c) =>
         (c >= '\u3040' && c <= '\u30FF') || (c >= '\u3400' && c <= '\u9FFF') || (c >= '\uAC00' && c <= '\uD7AF') || (c >= '\uF900' && c <= '\uFAFF');
 }
+
+/// <summary>Chunking with the real Gemma tokenizer's token offsets.</summary>
+public static class TokenizerChunking
+{
+    /// <summary>Chunking options whose token counts come from <paramref name="tokenizer"/> (no special tokens).</summary>
+    public static ChunkingOptions For(EmbeddingGemma.Tokenization.GemmaTokenizer tokenizer, int maxTokens = 512, int overlapTokens = 64)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return new ChunkingOptions
+        {
+            MaxTokens = maxTokens,
+            OverlapTokens = overlapTokens,
+            TokenOffsets = text => tokenizer.EncodeToTokens(text, addSpecialTokens: false).Select(t => t.Offset).ToList(),
+            TokenizerId = $"gemma-tokenizer:{tokenizer.VocabularySize}",
+        };
+    }
+}

@@ -26,8 +26,13 @@ public sealed class EmbeddingGemmaModel : IDisposable
         Source = source;
     }
 
-    /// <summary>Resolves hub ids (org/name) to a local path; set by the Hub module. Null: hub ids are refused.</summary>
-    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; }
+    /// <summary>
+    /// Turns a model argument that is not an existing file or folder (a hub id <c>org/name[@rev][:file]</c>, an Ollama
+    /// name) into a local path: <see cref="Hub.ModelLocator"/> with <see cref="Hub.HubOptions.FromEnvironment()"/> by
+    /// default (downloads on first use). Replaceable (the CLI adds progress bars); null refuses such arguments.
+    /// </summary>
+    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; } =
+        (model, cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
 
     /// <summary>Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null (the reference encoder by default).</summary>
     public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new ReferenceEncoder(w);
@@ -79,7 +84,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
         if (!File.Exists(path) && !Directory.Exists(path))
         {
             var resolver = options.HubResolver ?? DefaultHubResolver;
-            if (LooksLikeHubId(path) && resolver is not null)
+            if (resolver is not null)
             {
                 path = resolver(path, cancellationToken);
             }

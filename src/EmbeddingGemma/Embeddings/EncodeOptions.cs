@@ -80,7 +80,7 @@ public sealed record ModelLoadOptions
     /// <summary>A tokenizer.json (or folder) to use instead of the one beside the model / in the GGUF.</summary>
     public string? TokenizerPath { get; init; }
 
-    /// <summary>Turns a hub id (org/name[@revision]) into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.DefaultHubResolver"/>.</summary>
+    /// <summary>Turns a hub id (org/name[@revision]) or other non-local model argument into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.DefaultHubResolver"/> (Hub.ModelLocator).</summary>
     public Func<string, CancellationToken, string>? HubResolver { get; init; }
 
     /// <summary>Builds the encoder from the weights; null = <see cref="EmbeddingGemmaModel.DefaultEncoderFactory"/> (the reference encoder).</summary>

@@ -35,7 +35,9 @@ public sealed unsafe class MappedFile : IDisposable
         {
             throw new EmbeddingGemmaException(ErrorKind.NotFound, $"File not found: {full}") { FilePath = full };
         }
-        var length = new FileInfo(full).Length;
+        // files in a Hugging Face cache snapshot are symlinks to blobs: FileInfo.Length would be the link's own size
+        var info = new FileInfo(full);
+        var length = info.LinkTarget is null ? info.Length : new FileInfo(info.ResolveLinkTarget(returnFinalTarget: true)!.FullName).Length;
         if (length == 0)
         {
             return new MappedFile(full, null, null, null, 0);

@@ -33,7 +33,7 @@ internal static class Attention
         var scale = c.AttentionScale;
         var group = nh / nkv;
         var attn = new float[s * nh * d];
-        Parallel.For(0, s, i =>
+        Parallel.For(0, s, ReferenceEncoder.ParallelOptions, i =>
         {
             var (start, end) = AttentionMask.VisibleKeys(i, s, sliding, radius);
             var scores = new double[end - start];

@@ -11,7 +11,7 @@ internal static class Linear
         }
         var xs = x[..(rows * inFeatures)].ToArray();
         var ys = new float[rows * outFeatures];
-        Parallel.For(0, rows, r =>
+        Parallel.For(0, rows, ReferenceEncoder.ParallelOptions, r =>
         {
             var xr = xs.AsSpan(r * inFeatures, inFeatures);
             for (var o = 0; o < outFeatures; o++)

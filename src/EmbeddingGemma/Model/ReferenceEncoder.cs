@@ -19,6 +19,15 @@ public sealed class ReferenceEncoder : ISequenceEncoder
     /// <inheritdoc />
     public GemmaConfig Config => _weights.Config;
 
+    /// <summary>Threads the reference loops may use (-1: all cores). Set by the CLI's --threads.</summary>
+    public static int MaxDegreeOfParallelism
+    {
+        get => ParallelOptions.MaxDegreeOfParallelism;
+        set => ParallelOptions = new ParallelOptions { MaxDegreeOfParallelism = value <= 0 ? -1 : value };
+    }
+
+    internal static ParallelOptions ParallelOptions { get; private set; } = new();
+
     /// <summary>Observer of named intermediates (null: none).</summary>
     public IntermediateHook? Hook { get; }
 

@@ -91,13 +91,11 @@ public sealed class WeightMatrix
         return new WeightMatrix(name, type, rows, cols, data);
     }
 
-    /// <summary>Wraps a float32 array [rows, cols].</summary>
+    /// <summary>Wraps a float32 array [rows, cols] in place (the array is pinned, not copied).</summary>
     public static WeightMatrix FromFloats(string name, float[] values, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var bytes = new byte[values.Length * 4];
-        MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes);
-        return Create(name, GgmlType.F32, rows, cols, bytes);
+        return Create(name, GgmlType.F32, rows, cols, WeightMemory.FromFloats(values));
     }
 
     /// <summary>Quantizes/converts float32 values [rows, cols] to <paramref name="type"/> with the scalar reference quantizer.</summary>

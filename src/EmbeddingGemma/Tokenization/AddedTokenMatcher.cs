@@ -59,6 +59,7 @@ internal sealed class AddedTokenMatcher
     /// <returns>false when there is none.</returns>
     public bool FindNext(ReadOnlySpan<char> text, int from, out int start, out int end, out AddedToken token)
     {
+        var steps = 0L;
         for (var i = from; i < text.Length; i++)
         {
             if (!_firstChar[Map(text[i])])
@@ -70,6 +71,7 @@ internal sealed class AddedTokenMatcher
             var bestToken = -1;
             for (var j = i; j < text.Length; j++)
             {
+                steps++;
                 if (!_children.TryGetValue(((long)node << 16) | Map(text[j]), out node))
                 {
                     break;
@@ -82,12 +84,14 @@ internal sealed class AddedTokenMatcher
             }
             if (best > 0)
             {
+                WorkCounter.Add(steps + (i - from));
                 start = i;
                 end = best;
                 token = _tokens[bestToken];
                 return true;
             }
         }
+        WorkCounter.Add(steps + (text.Length - from));
         start = end = -1;
         token = null!;
         return false;

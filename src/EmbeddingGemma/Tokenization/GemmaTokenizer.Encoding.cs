@@ -90,10 +90,17 @@ public sealed partial class GemmaTokenizer
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"truncated has {truncated.Length} slots for {texts.Count} texts");
         }
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"texts[{i}] is null");
+            }
+        }
         var result = new int[texts.Count][];
         Parallel.For(0, texts.Count, i =>
         {
-            var text = texts[i] ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"texts[{i}] is null");
+            var text = texts[i];
             if (maxTokenCount is int max)
             {
                 result[i] = EncodeToIds(text, max, out var t, addSpecialTokens);
@@ -235,6 +242,7 @@ public sealed partial class GemmaTokenizer
             return;
         }
         var cache = _wordCache.Value!;
+        WorkCounter.Add(to - from);
         var wordStart = from;
         var prevIsSpace = IsSpaceChar(text[from]);
         for (var p = from + 1; p < to; p++)
@@ -255,7 +263,7 @@ public sealed partial class GemmaTokenizer
     private void EncodeCachedWord(ReadOnlySpan<char> text, int from, int to, TokenBuffer output, WordCache cache)
     {
         var word = text[from..to];
-        if (word.Length > WordCache.MaxWordLength)
+        if (word.Length > WordCache.MaxWordLength || _wordCacheSize <= 0 || WordCache.DisabledOnThisThread)
         {
             EncodeWord(text, from, to, output);
             return;
@@ -358,18 +366,13 @@ public sealed partial class GemmaTokenizer
             }
         }
         merger.Merge(_merges);
-        t_mergeOperations += merger.Operations;
+        WorkCounter.Add(merger.Operations + merger.Count);
         for (var s = merger.First; s >= 0; s = merger.NextOf(s))
         {
             output.Add(merger.IdAt(s), merger.StartAt(s), merger.EndAt(s));
         }
     }
 
-    [ThreadStatic]
-    private static long t_mergeOperations;
-
-    /// <summary>Heap pops of every BPE word encoded so far on this thread (instrumentation for the linear-time test).</summary>
-    internal static long MergeOperations => t_mergeOperations;
 
     private bool TryWholeWord(ReadOnlySpan<char> word, out int id)
     {

@@ -100,6 +100,13 @@ public sealed partial class GemmaTokenizer
         }
     }
 
+    private static int CacheSize(GemmaTokenizerOptions? options) => options?.WordCacheSize switch
+    {
+        null => WordCache.DefaultMaxEntries,
+        < 0 => throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"WordCacheSize must be 0 or more, found {options.WordCacheSize}"),
+        int n => n,
+    };
+
     private static Parts FromDefinition(TokenizerDefinition d, string source, GemmaTokenizerOptions? options, bool addBos, bool addEos)
     {
         var bpeSize = 0;
@@ -112,6 +119,26 @@ public sealed partial class GemmaTokenizer
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
                 $"{source}: EmbeddingRows is {rows} but the BPE vocabulary ($.model.vocab) has ids up to {bpeSize - 1}; the embedding table must cover it");
+        }
+        for (var i = 0; i < d.AddedTokens.Count; i++)
+        {
+            var t = d.AddedTokens[i];
+            // Hugging Face gives an added token the vocabulary's id when its content is a piece; a file that says
+            // otherwise would silently disagree with it.
+            if (d.Vocab.TryGetValue(t.Content, out var vocabId) && vocabId != t.Id)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{source}: $.added_tokens[{i}]: \"{t.Content}\" has id {t.Id} but $.model.vocab gives it id {vocabId}");
+            }
+            if (!d.Vocab.ContainsKey(t.Content) && t.Id < bpeSize)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{source}: $.added_tokens[{i}]: \"{t.Content}\" is not in $.model.vocab, so its id must be at least {bpeSize}, found {t.Id}");
+            }
+        }
+        if (d.AddedTokens.GroupBy(t => t.Id).FirstOrDefault(g => g.Count() > 1) is { } dup)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{source}: $.added_tokens: id {dup.Key} is used {dup.Count()} times");
         }
         var added = d.AddedTokens.Where(t => t.Id < rows).ToList();
         var size = bpeSize;
@@ -189,6 +216,7 @@ public sealed partial class GemmaTokenizer
             NormalizeTo = d.NormalizeTo,
             AddBos = addBos,
             AddEos = addEos,
+            WordCacheSize = CacheSize(options),
         };
     }
 
@@ -298,6 +326,7 @@ public sealed partial class GemmaTokenizer
             BosId = v.BosId,
             EosId = v.EosId,
             PadId = v.PadId,
+            WordCacheSize = CacheSize(options),
         };
     }
 }

@@ -36,7 +36,8 @@ public sealed partial class GemmaTokenizer
     private readonly char _normalizeTo;
 
     private readonly bool[]? _wordBoundaryBefore;
-    private readonly ThreadLocal<WordCache> _wordCache = new(() => new WordCache());
+    private readonly ThreadLocal<WordCache> _wordCache;
+    private readonly int _wordCacheSize;
 
     [ThreadStatic]
     private static BpeMerger? t_merger;
@@ -64,6 +65,7 @@ public sealed partial class GemmaTokenizer
         public int? BosId;
         public int? EosId;
         public int? PadId;
+        public int WordCacheSize = WordCache.DefaultMaxEntries;
     }
 
     private GemmaTokenizer(Parts p)
@@ -133,6 +135,8 @@ public sealed partial class GemmaTokenizer
         }
 
         _wordBoundaryBefore = WordBoundaries(pieces, normalizeTo);
+        _wordCacheSize = p.WordCacheSize;
+        _wordCache = new ThreadLocal<WordCache>(() => new WordCache(_wordCacheSize));
 
         var raw = addedTokens.Where(t => !t.Normalized).ToList();
         var normalized = addedTokens.Where(t => t.Normalized).ToList();

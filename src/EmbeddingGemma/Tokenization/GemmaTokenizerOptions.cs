@@ -22,4 +22,10 @@ public sealed record GemmaTokenizerOptions
     /// <c>&lt;image_soft_token&gt;</c> (id 262,144). Must not be smaller than the BPE vocabulary.
     /// </summary>
     public int? EmbeddingRows { get; init; }
+
+    /// <summary>
+    /// Entries of the per-thread cache of encoded words (up to 64 characters each; cleared when full). 0 turns it
+    /// off. Null: 100,000. It only changes speed, never ids.
+    /// </summary>
+    public int? WordCacheSize { get; init; }
 }

@@ -4,16 +4,25 @@ namespace EmbeddingGemma.Tokenization;
 internal sealed class WordCache
 {
     public const int MaxWordLength = 64;
-    private const int MaxEntries = 100_000;
+    public const int DefaultMaxEntries = 100_000;
+    private readonly int _maxEntries;
     private readonly Dictionary<string, int[]> _map = new(StringComparer.Ordinal);
 
-    public WordCache() => Lookup = _map.GetAlternateLookup<ReadOnlySpan<char>>();
+    /// <summary>Turns the cache off on the current thread (the linear-time test measures the uncached worst case).</summary>
+    [ThreadStatic]
+    internal static bool DisabledOnThisThread;
+
+    public WordCache(int maxEntries)
+    {
+        _maxEntries = maxEntries;
+        Lookup = _map.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
 
     public void Add(ReadOnlySpan<char> word, int[] packed)
     {
-        if (_map.Count >= MaxEntries)
+        if (_map.Count >= _maxEntries)
         {
             _map.Clear();
         }

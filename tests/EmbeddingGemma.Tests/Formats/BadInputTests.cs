@@ -39,7 +39,17 @@ public sealed class BadInputTests
     {
         Fails(() => EmbeddingGemmaModel.Load("/nonexistent/model-folder"), ErrorKind.NotFound, "/nonexistent/model-folder");
         Fails(() => EmbeddingGemmaModel.Load("/nonexistent/x.gguf"), ErrorKind.NotFound, "x.gguf");
-        Fails(() => EmbeddingGemmaModel.Load("google/embeddinggemma-300m", new ModelLoadOptions()), ErrorKind.NotFound, "hub");
+        // hub ids go through the resolver hook (the default is Hub.ModelLocator; a test must not touch the network)
+        string? asked = null;
+        using (var viaHub = EmbeddingGemmaModel.Load("google/embeddinggemma-300m", new ModelLoadOptions { HubResolver = (id, _) => { asked = id; return TinyModels.Default.Folder; } }))
+        {
+            Assert.Equal("google/embeddinggemma-300m", asked);
+            Assert.Equal(64, viaHub.Dimensions);
+        }
+        // a hub id goes through the hub resolver; offline with an empty cache it is NotFound, without touching the network
+        var offline = new EmbeddingGemma.Hub.HubOptions { Offline = true, CacheDirectory = TestPaths.NewTempDir() };
+        Fails(() => EmbeddingGemmaModel.Load("google/embeddinggemma-300m", new ModelLoadOptions { HubResolver = (m, ct) => EmbeddingGemma.Hub.ModelLocator.Resolve(m, offline, null, ct) }),
+            ErrorKind.NotFound, "google/embeddinggemma-300m", "HF_HUB_OFFLINE");
         var dir = CopyFolder(TinyModels.Default.Folder);
         File.Delete(Path.Combine(dir, "model.safetensors"));
         Fails(() => EmbeddingGemmaModel.Load(dir), ErrorKind.NotFound, "model.safetensors");

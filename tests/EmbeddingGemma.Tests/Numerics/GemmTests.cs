@@ -36,7 +36,7 @@ public class GemmTests
                         s += (double)a[i * lda + t] * w[j * ldw + t];
                         mag += Math.Abs((double)a[i * lda + t] * w[j * ldw + t]);
                     }
-                    Assert.True(Math.Abs(s - c.Span[i * ldc + j]) <= Tolerances.ReductionRelative * mag + 1e-12, $"{variant} GEMM {m}x{n}x{k} at ({i},{j}): {s} vs {c.Span[i * ldc + j]}");
+                    Assert.True(Math.Abs(s - c.Span[i * ldc + j]) <= NumericTolerances.ReductionRelative * mag + 1e-12, $"{variant} GEMM {m}x{n}x{k} at ({i},{j}): {s} vs {c.Span[i * ldc + j]}");
                 }
             }
         }
@@ -108,7 +108,7 @@ public class GemmTests
                         s += (double)ad[i * nb + b] * wd[j * nb + b] * isum;
                         mag += Math.Abs((double)ad[i * nb + b] * wd[j * nb + b] * isum);
                     }
-                    Assert.True(Math.Abs(s - c.Span[i * n + j]) <= Tolerances.ReductionRelative * mag + 1e-12, $"{variant} Q8 ({i},{j}) nb={nb}: {s} vs {c.Span[i * n + j]}");
+                    Assert.True(Math.Abs(s - c.Span[i * n + j]) <= NumericTolerances.ReductionRelative * mag + 1e-12, $"{variant} Q8 ({i},{j}) nb={nb}: {s} vs {c.Span[i * n + j]}");
                 }
             }
         }
@@ -164,7 +164,7 @@ public class GemmTests
                             s += (double)aSeen[i * k + t] * wdq[j * k + t];
                             mag += Math.Abs((double)aSeen[i * k + t] * wdq[j * k + t]);
                         }
-                        Assert.True(Math.Abs(s - c.Span[i * n + j]) <= Tolerances.ReductionRelative * mag + 1e-9, $"{variant} {type} {m}x{n}x{k} ({i},{j}): {s} vs {c.Span[i * n + j]}");
+                        Assert.True(Math.Abs(s - c.Span[i * n + j]) <= NumericTolerances.ReductionRelative * mag + 1e-9, $"{variant} {type} {m}x{n}x{k} ({i},{j}): {s} vs {c.Span[i * n + j]}");
                     }
                 }
             }

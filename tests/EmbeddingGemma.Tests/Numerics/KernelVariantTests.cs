@@ -47,7 +47,7 @@ public class KernelVariantTests
             }
             var e = Scalar.Dot(x, y);
             var a = k.Dot(x, y);
-            Assert.True(Math.Abs(e - a) <= Tolerances.ReductionRelative * magnitude + 1e-30f, $"{variant} Dot n={n}: {e} vs {a}");
+            Assert.True(Math.Abs(e - a) <= NumericTolerances.ReductionRelative * magnitude + 1e-30f, $"{variant} Dot n={n}: {e} vs {a}");
         }
     }
 
@@ -63,14 +63,14 @@ public class KernelVariantTests
             var y = Random(rng, n, 3f);
             var gain = Random(rng, n, 2f);
 
-            Compare(n, "Add", d => Scalar.Add(x, y, d), d => k.Add(x, y, d), Tolerances.ElementwiseRelative, 0);
-            Compare(n, "Scale", d => Scalar.Scale(x, 0.37f, d), d => k.Scale(x, 0.37f, d), Tolerances.ElementwiseRelative, 0);
-            Compare(n, "Axpy", d => { y.CopyTo(d); Scalar.Axpy(-1.3f, x, d); }, d => { y.CopyTo(d); k.Axpy(-1.3f, x, d); }, Tolerances.ElementwiseRelative, 1e-6f);
-            Compare(n, "RmsNorm", d => Scalar.RmsNorm(x, gain, 1e-6f, d), d => k.RmsNorm(x, gain, 1e-6f, d), Tolerances.ElementwiseRelative, 1e-6f);
-            Compare(n, "RmsNormAddTo", d => { y.CopyTo(d); Scalar.RmsNormAddTo(x, gain, 1e-6f, d); }, d => { y.CopyTo(d); k.RmsNormAddTo(x, gain, 1e-6f, d); }, Tolerances.ElementwiseRelative, 1e-5f);
-            Compare(n, "GeluTanhMul", d => Scalar.GeluTanhMul(x, y, d), d => k.GeluTanhMul(x, y, d), Tolerances.TranscendentalRelative, Tolerances.TranscendentalAbsolute);
-            Compare(n, "Softmax", d => Scalar.Softmax(x, d), d => k.Softmax(x, d), Tolerances.TranscendentalRelative, 1e-8f);
-            Compare(n, "L2Normalize", d => Scalar.L2Normalize(x, d), d => k.L2Normalize(x, d), Tolerances.ElementwiseRelative, 1e-7f);
+            Compare(n, "Add", d => Scalar.Add(x, y, d), d => k.Add(x, y, d), NumericTolerances.ElementwiseRelative, 0);
+            Compare(n, "Scale", d => Scalar.Scale(x, 0.37f, d), d => k.Scale(x, 0.37f, d), NumericTolerances.ElementwiseRelative, 0);
+            Compare(n, "Axpy", d => { y.CopyTo(d); Scalar.Axpy(-1.3f, x, d); }, d => { y.CopyTo(d); k.Axpy(-1.3f, x, d); }, NumericTolerances.ElementwiseRelative, 1e-6f);
+            Compare(n, "RmsNorm", d => Scalar.RmsNorm(x, gain, 1e-6f, d), d => k.RmsNorm(x, gain, 1e-6f, d), NumericTolerances.ElementwiseRelative, 1e-6f);
+            Compare(n, "RmsNormAddTo", d => { y.CopyTo(d); Scalar.RmsNormAddTo(x, gain, 1e-6f, d); }, d => { y.CopyTo(d); k.RmsNormAddTo(x, gain, 1e-6f, d); }, NumericTolerances.ElementwiseRelative, 1e-5f);
+            Compare(n, "GeluTanhMul", d => Scalar.GeluTanhMul(x, y, d), d => k.GeluTanhMul(x, y, d), NumericTolerances.TranscendentalRelative, NumericTolerances.TranscendentalAbsolute);
+            Compare(n, "Softmax", d => Scalar.Softmax(x, d), d => k.Softmax(x, d), NumericTolerances.TranscendentalRelative, 1e-8f);
+            Compare(n, "L2Normalize", d => Scalar.L2Normalize(x, d), d => k.L2Normalize(x, d), NumericTolerances.ElementwiseRelative, 1e-7f);
             Compare(n, "Bf16ToSingle", d => Scalar.Bf16ToSingle(Bf16(x), d), d => k.Bf16ToSingle(Bf16(x), d), 0, 0);
             Compare(n, "F16ToSingle", d => Scalar.F16ToSingle(F16(x), d), d => k.F16ToSingle(F16(x), d), 0, 0);
             float se = Scalar.Max(x), ae = k.Max(x);
@@ -80,8 +80,8 @@ public class KernelVariantTests
             var s2 = new Guarded(n);
             var sumE = Scalar.ExpShifted(x, shift, s1.Span);
             var sumA = k.ExpShifted(x, shift, s2.Span);
-            Assert.True(Math.Abs(sumE - sumA) <= Tolerances.TranscendentalRelative * Math.Max(1, sumE), $"{variant} ExpShifted sum n={n}");
-            Close(s1.Span, s2.Span, Tolerances.TranscendentalRelative, 1e-8f, $"{variant} ExpShifted n={n}");
+            Assert.True(Math.Abs(sumE - sumA) <= NumericTolerances.TranscendentalRelative * Math.Max(1, sumE), $"{variant} ExpShifted sum n={n}");
+            Close(s1.Span, s2.Span, NumericTolerances.TranscendentalRelative, 1e-8f, $"{variant} ExpShifted n={n}");
             s2.AssertGuards($"{variant} ExpShifted n={n}");
         }
 
@@ -115,7 +115,7 @@ public class KernelVariantTests
             Scalar.RopeNeox(e.Span, cos, sin);
             k.RopeNeox(a.Span, cos, sin);
             a.AssertGuards($"{variant} RoPE h={h}");
-            Close(e.Span, a.Span, Tolerances.ElementwiseRelative, 1e-6f, $"{variant} RoPE h={h}");
+            Close(e.Span, a.Span, NumericTolerances.ElementwiseRelative, 1e-6f, $"{variant} RoPE h={h}");
         }
     }
 

@@ -160,7 +160,7 @@ public sealed class FastEncoder
             for (var r = r0; r < r1; r++)
             {
                 var row = ws.Hidden.AsSpan(r * h, h);
-                _w.Embedding.DequantizeRow(ws.Ids[r], row);
+                _w.EmbeddingRow(ws.Ids[r], row);
                 k.Scale(row, s.EmbedScale, row);
             }
         });

@@ -41,12 +41,15 @@ public sealed class FastLayerWeights
     public required float[] PostFfnNormGain { get; init; }
 }
 
+/// <summary>Writes the (unscaled) embedding row of <paramref name="tokenId"/> into <paramref name="destination"/>.</summary>
+public delegate void EmbeddingRowReader(int tokenId, Span<float> destination);
+
 /// <summary>All weights of the fast engine (matrices usually over the memory-mapped file).</summary>
 public sealed class FastEncoderWeights
 {
     public required FastEncoderShape Shape { get; init; }
-    /// <summary>Token embedding [vocab, hidden], read row by row.</summary>
-    public required WeightMatrix Embedding { get; init; }
+    /// <summary>Token embedding [vocab, hidden], read row by row where it is stored (any dequantizable type).</summary>
+    public required EmbeddingRowReader EmbeddingRow { get; init; }
     public required IReadOnlyList<FastLayerWeights> Layers { get; init; }
     public required float[] FinalNormGain { get; init; }
 
@@ -59,7 +62,6 @@ public sealed class FastEncoderWeights
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Fast engine: inconsistent shape (heads {s.Heads}, kv heads {s.KvHeads}, head dim {s.HeadDim}, {Layers.Count} layers).");
         }
-        Expect(Embedding, s.VocabSize, h);
         Gain(FinalNormGain, h, "final norm");
         for (var l = 0; l < Layers.Count; l++)
         {

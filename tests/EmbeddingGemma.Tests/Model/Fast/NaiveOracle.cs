@@ -16,7 +16,7 @@ internal static class NaiveOracle
         var row = new float[h];
         for (var t = 0; t < n; t++)
         {
-            w.Embedding.DequantizeRow(ids[t], row);
+            w.EmbeddingRow(ids[t], row);
             for (var i = 0; i < h; i++)
             {
                 x[t, i] = row[i] * (double)s.EmbedScale;

@@ -4,7 +4,7 @@ namespace EmbeddingGemma.Numerics;
 /// Named error budgets, each with the reason for its value. Kernel tests compare every variant against the scalar
 /// reference with these; engine tests compare embeddings with the cosine budgets.
 /// </summary>
-public static class Tolerances
+public static class NumericTolerances
 {
     /// <summary>
     /// Reductions (dot, sum of squares, GEMM outputs), relative to Σ|xᵢyᵢ|: float32 summation in a different order

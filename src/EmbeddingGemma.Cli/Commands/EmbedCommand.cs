@@ -1,0 +1,192 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EmbeddingGemma.Embeddings;
+using EmbeddingGemma.Model;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary>
+/// <c>embed</c>: one vector per input line, in order. Lines are texts, JSON values (--jsonl: a string or an object with
+/// "text" and optional "title"), or JSON arrays of token ids (--ids: used as given, no prompt, no specials added).
+/// </summary>
+internal static class EmbedCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder, .gguf file or hub id.", Required = true };
+        var input = new Option<string?>("--input") { Description = "Input file, one input per line (default: stdin)." };
+        var jsonl = new Option<bool>("--jsonl") { Description = "Each line is JSON: a string, or an object with \"text\" and optional \"title\"." };
+        var ids = new Option<bool>("--ids") { Description = "Each line is a JSON array of token ids, used as given (no prompt, no special tokens added)." };
+        var promptName = new Option<string?>("--prompt-name") { Description = "Named prompt: query, document, STS, Clustering, ... (config_sentence_transformers.json)." };
+        var task = new Option<string?>("--task") { Description = "Model-card task: retrieval_query, retrieval_document, qa_query, fact_checking, classification, clustering, semantic_similarity, code_retrieval." };
+        var prompt = new Option<string?>("--prompt") { Description = "Raw prompt text prepended to every input." };
+        var title = new Option<string?>("--title") { Description = "Document title for the document prompt (title: {title} | text: )." };
+        var dims = new Option<int?>("--dimensions") { Description = "Matryoshka size 1..768 (768/512/256/128 trained); re-normalised." };
+        var noNorm = new Option<bool>("--no-normalize") { Description = "Output the last Dense layer's output, before L2 normalisation." };
+        var batch = new Option<int>("--batch-size") { Description = "Inputs per encoder call.", DefaultValueFactory = _ => 32 };
+        var threads = new Option<int>("--threads") { Description = "Compute threads (0: all cores).", DefaultValueFactory = _ => 0 };
+        var format = new Option<string>("--format") { Description = "Output format: jsonl (one JSON array per line), csv, npy.", DefaultValueFactory = _ => "jsonl" };
+        var output = new Option<string?>("--output") { Description = "Output file (default: stdout)." };
+        var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse inputs longer than the model's limit instead of truncating them." };
+        var command = new Command("embed", "Embed texts (or token ids) and print one vector per input line.");
+        foreach (var o in new Option[] { model, input, jsonl, ids, promptName, task, prompt, title, dims, noNorm, batch, threads, format, output, noTruncate })
+        {
+            command.Options.Add(o);
+        }
+        command.SetAction(async (ParseResult p, CancellationToken ct) =>
+        {
+            var fmt = p.GetValue(format)!;
+            if (fmt is not ("jsonl" or "csv" or "npy"))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--format must be jsonl, csv or npy, got '{fmt}'.");
+            }
+            var chosen = new[] { p.GetValue(promptName) is not null, p.GetValue(task) is not null, p.GetValue(prompt) is not null }.Count(b => b);
+            if (chosen > 1)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "Give at most one of --prompt-name, --task and --prompt.");
+            }
+            if (p.GetValue(ids) && (chosen > 0 || p.GetValue(title) is not null || p.GetValue(jsonl)))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--ids takes token ids as given: it cannot be combined with --jsonl, a prompt or a title.");
+            }
+            ReferenceEncoder.MaxDegreeOfParallelism = p.GetValue(threads);
+            var options = new EncodeOptions
+            {
+                PromptName = p.GetValue(promptName),
+                Task = p.GetValue(task),
+                Prompt = p.GetValue(prompt),
+                Title = p.GetValue(title),
+                Dimensions = p.GetValue(dims),
+                Normalize = !p.GetValue(noNorm),
+                Truncate = !p.GetValue(noTruncate),
+                BatchSize = p.GetValue(batch),
+            };
+            var lines = await ReadLinesAsync(p.GetValue(input), ct).ConfigureAwait(false);
+            using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, null, ct);
+            float[][] vectors;
+            if (p.GetValue(ids))
+            {
+                var seqs = lines.Select((l, i) => ParseIds(l, i + 1)).ToList();
+                vectors = m.EncodeTokenIds(seqs, options, null, ct);
+            }
+            else if (p.GetValue(jsonl))
+            {
+                var parsed = lines.Select((l, i) => ParseJsonLine(l, i + 1)).ToList();
+                var inputs = parsed.Select(x => m.Tokenize(x.Text, options with { Title = x.Title ?? options.Title })).ToList();
+                vectors = m.EmbedTokenized(inputs, options, null, ct).Select(r => r.Vector).ToArray();
+            }
+            else
+            {
+                vectors = m.Encode(lines, options, null, ct);
+            }
+            await WriteAsync(vectors, fmt, p.GetValue(output), ct).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<List<string>> ReadLinesAsync(string? path, CancellationToken ct)
+    {
+        if (path is not null && !File.Exists(path))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Input file not found: {path}") { FilePath = path };
+        }
+        using var reader = path is null ? new StreamReader(Console.OpenStandardInput(), Encoding.UTF8) : new StreamReader(path, Encoding.UTF8);
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            lines.Add(line);
+        }
+        return lines;
+    }
+
+    private static int[] ParseIds(string line, int lineNo)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<int[]>(line) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Line {lineNo}: expected a JSON array of token ids, e.g. [2, 9259, 1902, 1] ({e.Message}).");
+        }
+    }
+
+    private static (string Text, string? Title) ParseJsonLine(string line, int lineNo)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            if (r.ValueKind == JsonValueKind.String)
+            {
+                return (r.GetString()!, null);
+            }
+            if (r.ValueKind == JsonValueKind.Object && r.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            {
+                return (t.GetString()!, r.TryGetProperty("title", out var ti) && ti.ValueKind == JsonValueKind.String ? ti.GetString() : null);
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Line {lineNo}: expected a JSON string or an object with a \"text\" string.");
+    }
+
+    internal static async Task WriteAsync(float[][] vectors, string format, string? path, CancellationToken ct)
+    {
+        using var stream = path is null ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Create, FileAccess.Write);
+        if (format == "npy")
+        {
+            WriteNpy(stream, vectors);
+            return;
+        }
+        using var w = new StreamWriter(stream, new UTF8Encoding(false));
+        var sb = new StringBuilder();
+        foreach (var v in vectors)
+        {
+            sb.Clear();
+            if (format == "jsonl")
+            {
+                sb.Append('[');
+            }
+            for (var i = 0; i < v.Length; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(',');
+                }
+                sb.Append(v[i].ToString("R", CultureInfo.InvariantCulture));
+            }
+            if (format == "jsonl")
+            {
+                sb.Append(']');
+            }
+            await w.WriteLineAsync(sb, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static void WriteNpy(Stream s, float[][] vectors)
+    {
+        var cols = vectors.Length == 0 ? 0 : vectors[0].Length;
+        var header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({vectors.Length}, {cols}), }}";
+        var total = 10 + header.Length + 1;
+        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        using var bw = new BinaryWriter(s, Encoding.ASCII, leaveOpen: true);
+        bw.Write((byte)0x93);
+        bw.Write("NUMPY"u8.ToArray());
+        bw.Write((byte)1);
+        bw.Write((byte)0);
+        bw.Write((ushort)header.Length);
+        bw.Write(Encoding.ASCII.GetBytes(header));
+        foreach (var v in vectors)
+        {
+            foreach (var x in v)
+            {
+                bw.Write(x);
+            }
+        }
+    }
+}

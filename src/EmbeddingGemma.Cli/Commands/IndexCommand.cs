@@ -1,0 +1,61 @@
+using System.CommandLine;
+using EmbeddingGemma.Search;
+using EmbeddingGemma.Search.Index;
+using Spectre.Console;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary><c>embeddinggemma index --db FILE --model M --input docs.jsonl|folder</c>: add or update documents in a search index.</summary>
+internal static class IndexCommand
+{
+    public static Command Create()
+    {
+        var db = new Option<string>("--db") { Description = "Index file (SQLite; created when missing).", Required = true };
+        var model = new Option<string>("--model") { Description = "Model: a folder, .gguf or hub id; 'hash' or 'hash:DIM' for the model-free bag-of-words embedder.", Required = true };
+        var input = new Option<string>("--input") { Description = "A .jsonl file ({id, title?, text, metadata?} per line) or a folder of .txt/.md files.", Required = true };
+        var batch = new Option<int>("--batch-size") { Description = "Documents per transaction.", DefaultValueFactory = _ => 32 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens per chunk.", DefaultValueFactory = _ => 512 };
+        var overlap = new Option<int>("--overlap") { Description = "Tokens shared by consecutive chunks.", DefaultValueFactory = _ => 64 };
+        var dims = new Option<int?>("--dimensions") { Description = "Matryoshka size (768, 512, 256, 128); default the model's full size." };
+        var command = new Command("index", "Add or update documents in a semantic search index (resumable: unchanged documents are skipped).");
+        foreach (var o in new Option[] { db, model, input, batch, maxTokens, overlap, dims })
+        {
+            command.Options.Add(o);
+        }
+        command.SetAction(async (ParseResult p, CancellationToken ct) =>
+        {
+            var docs = DocumentReader.Read(p.GetValue(input)!).ToList();
+            using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!);
+            using var index = SemanticIndex.Open(p.GetValue(db)!);
+            var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions
+            {
+                ModelSpec = resolved.ModelSpec,
+                BatchSize = p.GetValue(batch),
+                Dimensions = p.GetValue(dims),
+                Chunking = resolved.Chunking(p.GetValue(maxTokens), p.GetValue(overlap)),
+            });
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            IndexingResult? result = null;
+            await console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask("indexing", maxValue: Math.Max(1, docs.Count));
+                    result = await engine.IndexAsync(docs, new SyncProgress(x => task.Value = x.Processed), ct).ConfigureAwait(false);
+                    task.Value = task.MaxValue;
+                }).ConfigureAwait(false);
+            var info = index.GetInfo();
+            await Console.Error.WriteLineAsync(
+                $"stored {result!.Stored}, unchanged {result.Unchanged}, chunks embedded {result.ChunksEmbedded}, chunks from cache {result.ChunksFromCache}; " +
+                $"index {info.Path}: {info.Documents} documents, {info.Chunks} chunks, model {info.ModelId}, dimension {info.Dimension}").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress(Action<IndexingProgress> report) : IProgress<IndexingProgress>
+    {
+        public void Report(IndexingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EmbeddingGemma.Formats;
+using EmbeddingGemma.Model;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary><c>info</c>: config, tensor count, dtypes and file sizes of a model as JSON (headers only, no weights read).</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder or .gguf file.", Required = true };
+        var command = new Command("info", "Print a model's config, tensor count, dtypes and file sizes as JSON.");
+        command.Options.Add(model);
+        command.SetAction((ParseResult p) =>
+        {
+            Console.WriteLine(Describe(p.GetValue(model)!).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    internal static JsonObject Describe(string path)
+    {
+        var files = new List<ITensorFile>();
+        try
+        {
+            GemmaConfig config;
+            string format;
+            if (File.Exists(path))
+            {
+                var g = GgufFile.Open(path);
+                files.Add(g);
+                config = ModelWeights.ConfigFromGguf(g);
+                format = $"gguf v{g.Version}";
+            }
+            else if (Directory.Exists(path))
+            {
+                config = GemmaConfig.FromFile(Path.Combine(path, "config.json"));
+                format = "huggingface";
+                foreach (var f in new[] { "model.safetensors", "2_Dense/model.safetensors", "3_Dense/model.safetensors" })
+                {
+                    var full = Path.Combine(path, f);
+                    if (File.Exists(full))
+                    {
+                        files.Add(SafetensorsFile.Open(full));
+                    }
+                }
+            }
+            else
+            {
+                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)}") { FilePath = path };
+            }
+            var tensors = files.SelectMany(f => f.Tensors.Values).ToList();
+            var dtypes = new JsonObject();
+            foreach (var g in tensors.GroupBy(t => t.Type.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                dtypes[g.Key] = g.Count();
+            }
+            var hasDense = tensors.Any(t => t.Name is "dense_2.weight") || files.Any(f => f.Path.Contains("2_Dense", StringComparison.Ordinal));
+            return new JsonObject
+            {
+                ["source"] = Path.GetFullPath(path),
+                ["format"] = format,
+                ["config"] = JsonNode.Parse(config.ToJson()),
+                ["tensor_count"] = tensors.Count,
+                ["parameters"] = tensors.Sum(t => t.ElementCount),
+                ["dtypes"] = dtypes,
+                ["dense_heads"] = hasDense,
+                ["files"] = new JsonArray(files.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["bytes"] = new FileInfo(f.Path).Length, ["tensors"] = f.Tensors.Count }).ToArray()),
+            };
+        }
+        finally
+        {
+            foreach (var f in files)
+            {
+                f.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using EmbeddingGemma.Search.Index;
+using Microsoft.Extensions.AI;
+
+namespace EmbeddingGemma.Search;
+
+/// <summary>An embedding generator made from a model specification, with the chunking that suits it.</summary>
+public sealed record ResolvedGenerator(IEmbeddingGenerator<string, Embedding<float>> Generator, string ModelSpec, Func<int, int, ChunkingOptions> Chunking) : IDisposable
+{
+    public void Dispose() => Generator.Dispose();
+}
+
+/// <summary>
+/// Turns the CLI's <c>--model</c> value into a generator: <c>hash</c> / <c>hash:DIM</c> is the model-free
+/// <see cref="HashingEmbeddingGenerator"/> (demos and tests); anything else is an EmbeddingGemma model
+/// (folder, .gguf or hub id) loaded with <c>EmbeddingGemmaModel.Load</c>, chunked with its tokenizer.
+/// </summary>
+public static class EmbeddingGeneratorFactory
+{
+    public static ResolvedGenerator Create(string spec)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        if (spec == "hash" || spec.StartsWith("hash:", StringComparison.Ordinal))
+        {
+            int dim = 256;
+            if (spec.Length > 5 && (!int.TryParse(spec.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out dim) || dim < 1 || dim > 65536))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--model {spec}: expected hash or hash:DIM with DIM in 1..65536.");
+            }
+            return new ResolvedGenerator(new HashingEmbeddingGenerator(dim), spec, (max, overlap) => new ChunkingOptions { MaxTokens = max, OverlapTokens = overlap });
+        }
+        return CreateModel(spec);
+    }
+
+    private static ResolvedGenerator CreateModel(string spec)
+    {
+        var model = EmbeddingGemma.Embeddings.EmbeddingGemmaModel.Load(spec);
+        var generator = new EmbeddingGemma.Embeddings.EmbeddingGemmaGenerator(model, ownsModel: true);
+        var tokenizer = model.Tokenizer;
+        return new ResolvedGenerator(generator, spec, (max, overlap) => tokenizer is null
+            ? new ChunkingOptions { MaxTokens = max, OverlapTokens = overlap }
+            : TokenizerChunking.For(tokenizer, max, overlap));
+    }
+}
