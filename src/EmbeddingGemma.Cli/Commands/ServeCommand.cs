@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EmbeddingGemma.Cli.Commands;
 
@@ -65,6 +66,7 @@ internal static class ServeCommand
                     o.CorsOrigins.Add(origin);
                 }
             });
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // no per-request lines; appsettings can override
             var listen = parse.GetValue(urls) ?? builder.Configuration["urls"] ?? DefaultUrls;
             builder.WebHost.UseUrls(listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             var app = builder.Build();

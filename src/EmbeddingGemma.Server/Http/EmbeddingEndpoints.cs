@@ -453,7 +453,7 @@ internal static class EmbeddingEndpoints
             }
         }
         var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonOutput.Options))
         {
             write(w);
         }

@@ -48,7 +48,7 @@ internal static class ErrorWriter
             response.Headers.WWWAuthenticate = "Bearer";
         }
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonOutput.Options))
         {
             w.WriteStartObject();
             if (shape == ErrorShape.OpenAI)
@@ -73,4 +73,10 @@ internal static class ErrorWriter
         }
         await response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).ConfigureAwait(false);
     }
+}
+
+/// <summary>JSON writer settings: UTF-8 text and base64 '+' written as is (responses are application/json, never HTML).</summary>
+internal static class JsonOutput
+{
+    public static readonly JsonWriterOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
