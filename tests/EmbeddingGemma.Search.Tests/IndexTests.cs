@@ -299,6 +299,7 @@ public sealed class IndexTests : IDisposable
             Assert.Equal(i, chunks[i].Ordinal);
             int count = tokens.Count(t => t.Start.Value >= chunks[i].Start && t.End.Value <= chunks[i].End);
             Assert.True(count <= 100, $"chunk {i} has {count} tokens");
+            Assert.False(chunks[i].Start > 0 && char.IsLetter(text[chunks[i].Start - 1]) && char.IsLetter(text[chunks[i].Start]), $"chunk {i} starts inside a word");
             if (i > 0)
             {
                 Assert.True(chunks[i].Start < chunks[i - 1].End, "consecutive chunks overlap");

@@ -34,7 +34,7 @@ public sealed class ModelEndToEndTests : IDisposable
             // Each chunk holds at most 128 tokens of the model's own tokenizer.
             foreach (var c in TextChunker.Split(docs[0].Text, chunking))
             {
-                Assert.True(model.Tokenizer!.CountTokens(c.Text, addSpecialTokens: false) <= 128 + 1);
+                Assert.True(model.Tokenizer!.CountTokens(c.Text, addSpecialTokens: false) <= 128 + 2); // a substring can tokenize slightly differently at its edges
             }
             // The stored vector of a chunk is the model's document embedding of that chunk (title prompt).
             var chunk0 = TextChunker.Split(docs[1].Text, chunking)[0];

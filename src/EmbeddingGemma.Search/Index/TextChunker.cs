@@ -28,7 +28,10 @@ public sealed record ChunkingOptions
     }
 }
 
-/// <summary>Splits long texts into overlapping token windows that carry their character offsets.</summary>
+/// <summary>
+/// Splits long texts into overlapping token windows that carry their character offsets. Window edges that fall
+/// inside a word are moved inwards to the word's edges, so a chunk never holds more than MaxTokens.
+/// </summary>
 public static class TextChunker
 {
     public static IReadOnlyList<TextChunk> Split(string text, ChunkingOptions? options = null)
@@ -49,6 +52,20 @@ public static class TextChunker
             int start = tokens[first].Start.GetOffset(text.Length);
             // The chunk runs to the start of the next token (keeps trailing spaces/punctuation) or to the end.
             int end = last + 1 < tokens.Count ? tokens[last + 1].Start.GetOffset(text.Length) : text.Length;
+            // Never cut a word in two: move inner edges to word boundaries, inwards (the overlap keeps coverage).
+            int s0 = start, e0 = end;
+            while (start > 0 && start < e0 && IsWordChar(text[start - 1]) && IsWordChar(text[start]))
+            {
+                start++;
+            }
+            while (end < text.Length && end > start && IsWordChar(text[end - 1]) && IsWordChar(text[end]))
+            {
+                end--;
+            }
+            if (end <= start)
+            {
+                (start, end) = (s0, e0);
+            }
             chunks.Add(new TextChunk(chunks.Count, start, end, text[start..end]));
             if (last + 1 >= tokens.Count)
             {
@@ -95,6 +112,8 @@ public static class TextChunker
         }
         return list;
     }
+
+    private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) && !IsCjk(c);
 
     private static bool IsCjk(char c) =>
         (c >= '\u3040' && c <= '\u30FF') || (c >= '\u3400' && c <= '\u9FFF') || (c >= '\uAC00' && c <= '\uD7AF') || (c >= '\uF900' && c <= '\uFAFF');
