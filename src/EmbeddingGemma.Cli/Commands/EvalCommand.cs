@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Evaluation;
 using EmbeddingGemma.Evaluation.Models;
 using EmbeddingGemma.Evaluation.Reports;
@@ -101,10 +102,10 @@ internal static class EvalCommand
         {
             return baseline!;
         }
-        if (File.Exists(spec) || Directory.Exists(spec))
-        {
-            throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"--model {spec}: loading EmbeddingGemma model files is not in this build yet (baselines: bm25, bm25-plain, bow, random).");
-        }
-        throw new EmbeddingGemmaException(ErrorKind.NotFound, $"--model {spec}: no such file or folder, and not a baseline (bm25, bm25-plain, bm25-multifield, bow[:DIMS], random[:DIMS]; BM25 takes :k1=..,b=..,tie=..).") { FilePath = spec };
+        // A model folder, a .gguf file (or a hub id when a hub resolver is configured): EmbeddingGemmaModel.Load
+        // reports a missing or malformed model with a clear error.
+        var model = EmbeddingGemmaModel.Load(spec);
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(spec));
+        return EvalModel.FromGenerator(string.IsNullOrEmpty(name) ? spec : name, new EmbeddingGemmaGenerator(model, ownsModel: true));
     }
 }
