@@ -70,6 +70,7 @@ public static class EmbeddingServerServiceCollectionExtensions
         }
         services.TryAddSingleton(loader ?? ((o, ct) => EmbeddingServer.DefaultLoader(o, ct)));
         services.TryAddSingleton(_ => new ServerMetrics());
+        services.TryAddSingleton<SearchHost>();
         services.TryAddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<EmbeddingService>();
@@ -88,7 +89,7 @@ public static class EmbeddingServerApplicationExtensions
 
     /// <summary>
     /// Adds CORS (when origins are configured) and the API-key check, then maps /embed, /v1/embeddings,
-    /// /embeddings, /tokenize, /health, /info, /v1/models and /metrics.
+    /// /embeddings, /tokenize, /search, /health, /info, /v1/models and /metrics.
     /// </summary>
     public static WebApplication MapEmbeddingGemma(this WebApplication app)
     {

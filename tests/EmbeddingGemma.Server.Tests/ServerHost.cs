@@ -35,12 +35,28 @@ internal sealed class ServerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         app.MapEmbeddingGemma();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var host = new ServerHost(app, new Uri(address));
         if (waitReady)
         {
-            await host.Host.Loaded.WaitAsync(TimeSpan.FromSeconds(60));
+            try
+            {
+                await host.Host.Loaded.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch
+            {
+                await host.DisposeAsync();
+                throw;
+            }
         }
         return host;
     }

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace EmbeddingGemma.Cli.Commands;
 
 /// <summary>
-/// <c>embeddinggemma serve --model &lt;folder|gguf|hub id&gt; [--urls URL] [--api-key K] [--max-batch-tokens N] ...</c>:
+/// <c>embeddinggemma serve --model &lt;folder|gguf|hub id&gt; [--db index.db] [--urls URL] [--api-key K] [--max-batch-tokens N] ...</c>:
 /// the HTTP embedding service (article /embed, TEI /embed, OpenAI /v1/embeddings, /tokenize, /health, /info,
 /// /metrics). The listener starts at once; the model loads in the background (/health answers 503 until ready).
 /// Settings also come from appsettings.json in the working folder and environment variables (EmbeddingGemma__ApiKey, ...);
@@ -35,10 +35,11 @@ internal static class ServeCommand
         var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse over-long inputs with their token count instead of truncating them (per-request `truncate` still wins)." };
         var defaultPrompt = new Option<string?>("--default-prompt-name") { Description = "Prompt applied when a request names none (e.g. query, document, retrieval_query; default: none)." };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin (repeatable; \"*\" for any). Default: no CORS headers." };
+        var db = new Option<string?>("--db") { Description = "Serve POST /search over this index (made by `embeddinggemma index` with the same model); opened read-only." };
         var retryAfter = new Option<int?>("--retry-after") { Description = "Seconds announced in Retry-After on 429/503 (default 1)." };
 
         var command = new Command("serve", "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /health, /info, /metrics.");
-        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter })
+        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter, db })
         {
             command.Options.Add(option);
         }
@@ -57,6 +58,7 @@ internal static class ServeCommand
                 o.MaxRequestBodyBytes = parse.GetValue(maxBody) ?? o.MaxRequestBodyBytes;
                 o.RetryAfterSeconds = parse.GetValue(retryAfter) ?? o.RetryAfterSeconds;
                 o.DefaultPromptName = parse.GetValue(defaultPrompt) ?? o.DefaultPromptName;
+                o.SearchDatabase = parse.GetValue(db) ?? o.SearchDatabase;
                 if (parse.GetValue(noTruncate))
                 {
                     o.Truncate = false;

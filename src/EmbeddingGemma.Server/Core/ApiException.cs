@@ -15,6 +15,8 @@ public enum ApiErrorType
     Overloaded,
     /// <summary>The model is loading, failed to load, or the server is shutting down.</summary>
     Unavailable,
+    /// <summary>The resource is not served (e.g. /search without --db).</summary>
+    NotFound,
     /// <summary>A server-side failure.</summary>
     Internal,
 }
@@ -51,6 +53,7 @@ public sealed class ApiException : Exception
         ApiErrorType.Unauthorized => 401,
         ApiErrorType.Overloaded => 429,
         ApiErrorType.Unavailable => 503,
+        ApiErrorType.NotFound => 404,
         _ => 500,
     };
 
@@ -69,6 +72,7 @@ public sealed class ApiException : Exception
         ApiErrorType.Unauthorized => "authentication_error",
         ApiErrorType.Overloaded => "rate_limit_error",
         ApiErrorType.Unavailable => "unavailable_error",
+        ApiErrorType.NotFound => "not_found_error",
         _ => "server_error",
     };
 
@@ -80,6 +84,7 @@ public sealed class ApiException : Exception
         ApiErrorType.Unauthorized => "invalid_api_key",
         ApiErrorType.Overloaded => "overloaded",
         ApiErrorType.Unavailable => "unavailable",
+        ApiErrorType.NotFound => "not_found",
         _ => null,
     };
 

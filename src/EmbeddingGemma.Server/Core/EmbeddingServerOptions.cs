@@ -12,6 +12,12 @@ public sealed class EmbeddingServerOptions
     /// <summary>Model folder, GGUF file or Hugging Face id (used by the default model loader).</summary>
     public string? Model { get; set; }
 
+    /// <summary>
+    /// A semantic search index (SQLite file made by <c>embeddinggemma index</c>). When set, the index is opened read-only
+    /// at startup and <c>POST /search</c> answers queries embedded with the served model. Null: /search answers 404.
+    /// </summary>
+    public string? SearchDatabase { get; set; }
+
     /// <summary>The model name reported in responses (null = the backend's name).</summary>
     public string? ServedModelName { get; set; }
 

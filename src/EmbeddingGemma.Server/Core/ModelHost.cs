@@ -29,6 +29,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     private readonly ServerMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ModelHost> _logger;
+    private readonly SearchHost? _search;
     private readonly CancellationTokenSource _loadCts = new();
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IEmbeddingBackend? _backend;
@@ -39,8 +40,9 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     private Task? _loadTask;
 
     public ModelHost(BackendLoader loader, IOptions<EmbeddingServerOptions> options, ServerMetrics metrics,
-        IHostApplicationLifetime lifetime, ILogger<ModelHost> logger)
+        IHostApplicationLifetime lifetime, ILogger<ModelHost> logger, SearchHost? search = null)
     {
+        _search = search;
         _loader = loader;
         _options = options.Value;
         _metrics = metrics;
@@ -64,12 +66,16 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     public EmbeddingServerOptions Options => _options;
     public ServerMetrics Metrics => _metrics;
 
+    /// <summary>The search index (null when the host was built without one).</summary>
+    public SearchHost? Search => _search;
+
     /// <summary>Requests being served now.</summary>
     public int ActiveRequests => Volatile.Read(ref _active);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _options.Validate();
+        _search?.Open(); // a missing or corrupt search database fails the start, naming the file
         _lifetime.ApplicationStarted.Register(() => _loadTask = Task.Run(Load));
         _lifetime.ApplicationStopping.Register(() =>
         {
@@ -89,6 +95,15 @@ public sealed partial class ModelHost : IHostedService, IDisposable
         {
             LogLoading(_options.Model ?? "(custom loader)");
             var backend = _loader(_options, _loadCts.Token);
+            try
+            {
+                _search?.Attach(backend); // the same model serves /search; a mismatch with the index fails the load
+            }
+            catch
+            {
+                backend.Dispose();
+                throw;
+            }
             _backend = backend;
             _scheduler = new BatchScheduler(backend, _options, _metrics);
             LoadDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started);

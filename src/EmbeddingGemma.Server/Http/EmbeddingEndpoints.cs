@@ -24,6 +24,7 @@ internal static class EmbeddingEndpoints
         app.MapPost("/v1/embeddings", ctx => Run(ctx, "v1_embeddings", ErrorShape.OpenAI, EmbedOpenAIAsync));
         app.MapPost("/embeddings", ctx => Run(ctx, "v1_embeddings", ErrorShape.OpenAI, EmbedOpenAIAsync));
         app.MapPost("/tokenize", ctx => Run(ctx, "tokenize", ErrorShape.Native, TokenizeAsync));
+        app.MapPost("/search", ctx => Run(ctx, "search", ErrorShape.Native, SearchAsync));
         app.MapGet("/health", ctx => Run(ctx, "health", ErrorShape.Native, HealthAsync));
         app.MapGet("/info", ctx => Run(ctx, "info", ErrorShape.Native, InfoAsync));
         app.MapGet("/v1/models", ctx => Run(ctx, "v1_models", ErrorShape.OpenAI, ModelsAsync));
@@ -293,6 +294,41 @@ internal static class EmbeddingEndpoints
         }).ConfigureAwait(false);
     }
 
+    // ---------------------------------------------------------------- POST /search (with --db)
+
+    private static readonly JsonSerializerOptions SearchJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static async Task SearchAsync(HttpContext context)
+    {
+        var host = context.RequestServices.GetRequiredService<ModelHost>();
+        if (host.Search is not { Enabled: true } search)
+        {
+            throw new ApiException(ApiErrorType.NotFound,
+                "Search is not enabled on this server: start it with --db FILE (an index made by `embeddinggemma index`).");
+        }
+        using var doc = await JsonRequest.ReadAsync(context, host.Options.MaxRequestBodyBytes).ConfigureAwait(false);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {JsonRequest.Describe(doc.RootElement.ValueKind)}.");
+        }
+        Search.SearchRequest request;
+        try
+        {
+            request = doc.RootElement.Deserialize<Search.SearchRequest>()!;
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Invalid search request at {e.Path}: {e.Message}", e.Path?.TrimStart('$', '.'));
+        }
+        using var lease = host.BeginRequest(); // 503 while the model loads; drained on shutdown
+        var service = search.Service ?? throw new ApiException(ApiErrorType.Unavailable, "The search index is not ready yet. Retry shortly.");
+        var response = await service.SearchAsync(request, context.RequestAborted).ConfigureAwait(false);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(response, SearchJson);
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+
     // ---------------------------------------------------------------- GET /health, /info, /v1/models
 
     private static Task HealthAsync(HttpContext context)
@@ -361,6 +397,19 @@ internal static class EmbeddingEndpoints
             w.WriteNumber("max_input_characters", o.MaxInputCharacters);
             w.WriteNumber("max_request_body_bytes", o.MaxRequestBodyBytes);
             w.WriteBoolean("truncate", o.Truncate);
+            w.WriteEndObject();
+            w.WriteStartObject("search");
+            var index = host.Search?.Index;
+            w.WriteBoolean("enabled", index is not null);
+            if (index is not null)
+            {
+                var ii = index.GetInfo();
+                w.WriteString("db", ii.Path);
+                w.WriteNumber("documents", ii.Documents);
+                w.WriteNumber("chunks", ii.Chunks);
+                if (ii.Dimension is int dim) { w.WriteNumber("dimension", dim); } else { w.WriteNull("dimension"); }
+                if (ii.ModelId is null) { w.WriteNull("index_model"); } else { w.WriteString("index_model", ii.ModelId); }
+            }
             w.WriteEndObject();
             w.WriteBoolean("api_key_required", !string.IsNullOrEmpty(o.ApiKey));
             w.WriteString("version", Version);

@@ -26,6 +26,7 @@ internal static class ErrorWriter
         ApiErrorType.Unauthorized => "unauthorized",
         ApiErrorType.Overloaded => "overloaded",
         ApiErrorType.Unavailable => "unhealthy",
+        ApiErrorType.NotFound => "not_found",
         _ => "backend",
     };
 
