@@ -38,7 +38,7 @@ internal static class ServeCommand
         var db = new Option<string?>("--db") { Description = "Serve POST /search over this index (made by `embeddinggemma index` with the same model); opened read-only." };
         var retryAfter = new Option<int?>("--retry-after") { Description = "Seconds announced in Retry-After on 429/503 (default 1)." };
 
-        var command = new Command("serve", "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /health, /info, /metrics.");
+        var command = new Command("serve", "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /search (with --db), /health, /info, /metrics.");
         foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter, db })
         {
             command.Options.Add(option);
