@@ -79,6 +79,7 @@ internal static class Orchestrator
         var lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         p.WaitForExit();
         var json = lines.LastOrDefault(l => l.TrimStart().StartsWith('{')) ?? throw new InvalidOperationException($"{mode} exited {p.ExitCode} without a result: {string.Concat(err.Result.TakeLast(2000))}");
+        Console.Error.WriteLine(json.Length > 400 ? json[..400] + "…" : json);
         return JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
     }
 
