@@ -28,7 +28,7 @@ internal static class ConvertCommand
             {
                 if (ckpt.TokenizerJson is null)
                 {
-                    Console.Error.WriteLine("warning: no tokenizer.json beside the GGUF; the folder gets none (give it one before encoding text).");
+                    Console.Error.WriteLine("warning: the GGUF has no tokenizer vocabulary and no tokenizer.json beside it; the folder gets none (give it one before encoding text).");
                 }
                 ckpt.WriteHuggingFaceFolder(outPath, t);
             }

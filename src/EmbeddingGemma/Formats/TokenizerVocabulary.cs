@@ -112,6 +112,126 @@ public sealed record TokenizerVocabulary(
             .AddBool("tokenizer.ggml.add_space_prefix", false);
     }
 
+    /// <summary>
+    /// Writes this vocabulary as a Hugging Face BPE tokenizer.json of the Gemma structure (byte fallback,
+    /// <c>Replace(" " -> "▁")</c> normalizer, <c>&lt;bos&gt; $A &lt;eos&gt;</c>), so a folder converted from a GGUF
+    /// without a tokenizer.json beside it can still encode text. SentencePiece BPE merges the adjacent pair whose
+    /// concatenation has the highest score; the equivalent HF merge list therefore lists, for every normal piece in
+    /// descending score order, each split of it into two pieces of the vocabulary (spec §5; inverse of
+    /// <see cref="FromTokenizerJson"/>, whose score is minus the rank of the first merge making the piece).
+    /// </summary>
+    public string ToTokenizerJson()
+    {
+        var ids = new Dictionary<string, int>(Tokens.Count, StringComparer.Ordinal);
+        for (var i = 0; i < Tokens.Count; i++)
+        {
+            ids.TryAdd(Tokens[i], i);
+        }
+        bool Mergeable(int id) => TokenTypes[id] is (int)GgufTokenType.Normal or (int)GgufTokenType.UserDefined;
+        var candidates = new List<(float Score, int Id, int Split, string A, string B)>();
+        for (var id = 0; id < Tokens.Count; id++)
+        {
+            var piece = Tokens[id];
+            if (!Mergeable(id) || piece.Length < 2)
+            {
+                continue;
+            }
+            for (var k = 1; k < piece.Length; k++)
+            {
+                if (char.IsLowSurrogate(piece[k]))
+                {
+                    continue;
+                }
+                var a = piece[..k];
+                var b = piece[k..];
+                if (ids.TryGetValue(a, out var ia) && ids.TryGetValue(b, out var ib) && Mergeable(ia) && Mergeable(ib))
+                {
+                    candidates.Add((Scores[id], id, k, a, b));
+                }
+            }
+        }
+        candidates.Sort((x, y) => x.Score != y.Score ? y.Score.CompareTo(x.Score) : x.Id != y.Id ? x.Id.CompareTo(y.Id) : x.Split.CompareTo(y.Split));
+        var added = new JsonArray();
+        for (var id = 0; id < Tokens.Count; id++)
+        {
+            var type = TokenTypes[id];
+            if (type is (int)GgufTokenType.Control or (int)GgufTokenType.UserDefined or (int)GgufTokenType.Unknown)
+            {
+                added.Add(new JsonObject
+                {
+                    ["id"] = id, ["content"] = Tokens[id], ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                    ["normalized"] = false, ["special"] = type != (int)GgufTokenType.UserDefined,
+                });
+            }
+        }
+        var vocab = new JsonObject();
+        foreach (var (piece, id) in ids.OrderBy(kv => kv.Value))
+        {
+            vocab[piece] = id;
+        }
+        var bos = Tokens[BosId];
+        var eos = Tokens[EosId];
+        var single = new JsonArray();
+        if (AddBos)
+        {
+            single.Add(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = bos, ["type_id"] = 0 } });
+        }
+        single.Add(new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } });
+        if (AddEos)
+        {
+            single.Add(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = eos, ["type_id"] = 0 } });
+        }
+        var root = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
+            ["added_tokens"] = added,
+            ["normalizer"] = new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " }, ["content"] = "\u2581" },
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["String"] = " " }, ["behavior"] = "MergedWithPrevious", ["invert"] = false },
+            ["post_processor"] = new JsonObject
+            {
+                ["type"] = "TemplateProcessing",
+                ["single"] = single,
+                ["pair"] = new JsonArray(),
+                ["special_tokens"] = new JsonObject
+                {
+                    [bos] = new JsonObject { ["id"] = bos, ["ids"] = new JsonArray(BosId), ["tokens"] = new JsonArray(bos) },
+                    [eos] = new JsonObject { ["id"] = eos, ["ids"] = new JsonArray(EosId), ["tokens"] = new JsonArray(eos) },
+                },
+            },
+            ["decoder"] = new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["decoders"] = new JsonArray(
+                    new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "\u2581" }, ["content"] = " " },
+                    new JsonObject { ["type"] = "ByteFallback" },
+                    new JsonObject { ["type"] = "Fuse" }),
+            },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = Tokens[UnknownId], ["continuing_subword_prefix"] = null,
+                ["end_of_word_suffix"] = null, ["fuse_unk"] = true, ["byte_fallback"] = true, ["ignore_merges"] = false,
+                ["vocab"] = vocab,
+                ["merges"] = new JsonArray(candidates.Select(c => (JsonNode)new JsonArray(c.A, c.B)).ToArray()),
+            },
+        };
+        return root.ToJsonString();
+    }
+
+    /// <summary>tokenizer_config.json carrying this vocabulary's add_bos/add_eos flags.</summary>
+    public string ToTokenizerConfigJson() => new JsonObject
+    {
+        ["add_bos_token"] = AddBos,
+        ["add_eos_token"] = AddEos,
+        ["bos_token"] = Tokens[BosId],
+        ["eos_token"] = Tokens[EosId],
+        ["unk_token"] = Tokens[UnknownId],
+        ["pad_token"] = Tokens[PaddingId],
+        ["padding_side"] = "right",
+        ["model_max_length"] = 2048,
+    }.ToJsonString();
+
     /// <summary>Reads tokenizer.ggml.* from a GGUF file (null when the file has no vocabulary).</summary>
     public static TokenizerVocabulary? FromGguf(GgufFile gguf)
     {

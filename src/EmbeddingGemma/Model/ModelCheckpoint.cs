@@ -213,11 +213,14 @@ public sealed class ModelCheckpoint
                 tensors.Add(new CheckpointTensor(hf, info.Shape, v));
             }
             var beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folderOrGguf))!, "tokenizer.json");
+            var ggufVocabulary = File.Exists(beside) ? null : TokenizerVocabulary.FromGguf(g);
             return new ModelCheckpoint
             {
                 Config = cfg with { LayerTypes = cfg.LayerTypes },
                 Tensors = tensors,
-                TokenizerJson = File.Exists(beside) ? File.ReadAllText(beside) : null,
+                // without a tokenizer.json beside the GGUF, rebuild one from the GGUF's own vocabulary
+                TokenizerJson = File.Exists(beside) ? File.ReadAllText(beside) : ggufVocabulary?.ToTokenizerJson(),
+                TokenizerConfigJson = File.Exists(beside) ? null : ggufVocabulary?.ToTokenizerConfigJson(),
                 Name = g.TryGetString("general.name") ?? "embeddinggemma",
             };
         }
