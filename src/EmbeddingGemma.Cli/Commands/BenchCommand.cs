@@ -57,7 +57,7 @@ internal static class BenchCommand
             }
             if (p.GetValue(peer))
             {
-                if (p.GetResult(model) is not null || p.GetResult(docTokens) is not null)
+                if (p.GetResult(model) is { Implicit: false } || p.GetResult(docTokens) is { Implicit: false })
                 {
                     throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--peer runs the side-by-side benchmark on its own full-size random model with 256-token documents: --model and --doc-tokens are not supported with --peer.");
                 }
