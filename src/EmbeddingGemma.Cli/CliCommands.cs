@@ -20,5 +20,6 @@ internal static class CliCommands
         yield return Commands.SearchCommand.Create();
         yield return Commands.ClusterCommand.Create();
         yield return Commands.QuantizeCommand.Create();
+        yield return Commands.BenchCommand.Create();
     }
 }

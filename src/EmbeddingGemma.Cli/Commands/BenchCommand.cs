@@ -1,0 +1,376 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EmbeddingGemma.Model;
+using EmbeddingGemma.Model.Fast;
+using EmbeddingGemma.Numerics;
+using Spectre.Console;
+
+namespace EmbeddingGemma.Cli.Commands;
+
+/// <summary>
+/// <c>embeddinggemma bench [--model &lt;folder|gguf&gt;] [--types f32,bf16,q8_0,q4_0] [--threads N] [--docs N]
+/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long] [--peer] [--json]</c>: measures our engine per
+/// weight type, each type in its own child process of this tool (so peak RSS is per type), with fixed token ids.
+/// With <c>--peer</c> it delegates to the side-by-side benchmark (llama.cpp) of a source checkout.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly string[] ValidTypes = ["f32", "bf16", "f16", "q8_0", "q4_0"];
+    private static readonly string[] ValidWorkloads = ["docs", "query", "long"];
+    private const int QueryTokens = 32, LongTokens = 2048;
+    private const string BenchProject = "bench/EmbeddingGemma.Benchmarks/EmbeddingGemma.Benchmarks.csproj";
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Hugging Face folder or .gguf to benchmark (default: a full-size random model, cached)." };
+        var types = new Option<string>("--types") { Description = "Weight types, comma-separated: f32, bf16, f16, q8_0, q4_0.", DefaultValueFactory = _ => "f32,bf16,q8_0,q4_0" };
+        var threads = new Option<int>("--threads") { Description = "Threads (default: the library's default).", DefaultValueFactory = _ => KernelCatalog.DefaultThreads };
+        var docs = new Option<int>("--docs") { Description = "Documents in the throughput workload.", DefaultValueFactory = _ => 64 };
+        var docTokens = new Option<int>("--doc-tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 256 };
+        var queryRuns = new Option<int>("--query-runs") { Description = "Single 32-token query repetitions (median reported).", DefaultValueFactory = _ => 30 };
+        var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document).", DefaultValueFactory = _ => "docs,query,long" };
+        var peer = new Option<bool>("--peer") { Description = "Also run llama.cpp side by side (needs a source checkout: delegates to bench/EmbeddingGemma.Benchmarks)." };
+        var json = new Option<bool>("--json") { Description = "Write the results as JSON on stdout." };
+        var dir = new Option<string?>("--dir") { Description = "Cache folder for the generated GGUF files (default: .cache/bench in the checkout, else the user cache)." };
+        var worker = new Option<string?>("--worker-gguf") { Description = "Internal: measure one GGUF in this process and print one JSON line.", Hidden = true };
+        var cmd = new Command("bench", "Benchmark the CPU engine per weight type (tokens/s, query latency, load time, peak RSS).");
+        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, json, dir, worker })
+        {
+            cmd.Options.Add(o);
+        }
+        cmd.SetAction(async (ParseResult p, CancellationToken ct) =>
+        {
+            var typeList = ParseList(p.GetValue(types)!, ValidTypes, "type");
+            var workloadList = ParseList(p.GetValue(workloads)!, ValidWorkloads, "workload");
+            var n = p.GetValue(threads);
+            var settings = new Settings(n, Positive(p.GetValue(docs), "--docs"), Positive(p.GetValue(docTokens), "--doc-tokens"), Positive(p.GetValue(queryRuns), "--query-runs"), workloadList);
+            if (n <= 0)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--threads must be positive, got {n}.");
+            }
+            if (p.GetValue(worker) is { } gguf)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(Measure(gguf, settings)));
+                return 0;
+            }
+            if (p.GetValue(peer))
+            {
+                if (p.GetResult(model) is { Implicit: false } || p.GetResult(docTokens) is { Implicit: false })
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--peer runs the side-by-side benchmark on its own full-size random model with 256-token documents: --model and --doc-tokens are not supported with --peer.");
+                }
+                return await RunPeerAsync(typeList, settings, p.GetValue(dir), ct).ConfigureAwait(false);
+            }
+            return Run(p.GetValue(model), typeList, settings, p.GetValue(dir), p.GetValue(json), ct);
+        });
+        return cmd;
+    }
+
+    private sealed record Settings(int Threads, int Docs, int DocTokens, int QueryRuns, string[] Workloads);
+
+    private static int Positive(int v, string name) => v > 0 ? v : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{name} must be positive, got {v}.");
+
+    private static string[] ParseList(string text, string[] valid, string what)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant()).Distinct().ToArray();
+        foreach (var i in items)
+        {
+            if (!valid.Contains(i))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Unknown {what} '{i}': expected one or more of {string.Join(", ", valid)}.");
+            }
+        }
+        return items.Length > 0 ? items : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"No {what} given: expected one or more of {string.Join(", ", valid)}.");
+    }
+
+    private static GgmlType TypeOf(string t) => t switch
+    {
+        "f32" => GgmlType.F32,
+        "bf16" => GgmlType.BF16,
+        "f16" => GgmlType.F16,
+        "q8_0" => GgmlType.Q8_0,
+        _ => GgmlType.Q4_0,
+    };
+
+    /// <summary>The checkout's root (the folder holding the bench project), walking up from the current and the tool's folder.</summary>
+    private static string? FindCheckout()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                if (File.Exists(Path.Combine(d.FullName, BenchProject)))
+                {
+                    return d.FullName;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static int Run(string? model, string[] types, Settings s, string? dirOption, bool json, CancellationToken ct)
+    {
+        string? tempDir = null;
+        string dir;
+        if (model is not null)
+        {
+            // converted copies of a user model go to a temporary folder, removed at the end
+            tempDir = Path.Combine(Path.GetTempPath(), "embeddinggemma-bench-" + Guid.NewGuid().ToString("N"));
+            dir = tempDir;
+        }
+        else
+        {
+            dir = dirOption ?? (FindCheckout() is { } root ? Path.Combine(root, ".cache", "bench")
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "embeddinggemma", "bench"));
+        }
+        Directory.CreateDirectory(dir);
+        try
+        {
+            ModelCheckpoint? ckpt = null;
+            var results = new List<Dictionary<string, object>>();
+            foreach (var t in types)
+            {
+                ct.ThrowIfCancellationRequested();
+                var path = Path.Combine(dir, model is null ? $"embeddinggemma-random-full-{t}.gguf" : $"model-{t}.gguf");
+                if (!File.Exists(path))
+                {
+                    Console.Error.WriteLine($"writing {path} ...");
+                    ckpt ??= model is null ? RandomModel.Create("full", 42) : ModelCheckpoint.Read(model);
+                    ckpt.WriteGguf(path + ".tmp", TypeOf(t));
+                    File.Move(path + ".tmp", path, overwrite: true);
+                }
+                Console.Error.WriteLine($"{t}: measuring ...");
+                var r = Child(path, s, ct);
+                r["type"] = t;
+                r["file_mb"] = new FileInfo(path).Length / 1048576.0;
+                results.Add(r);
+            }
+            var machine = Machine(s.Threads);
+            PrintTable(results, machine, s, model ?? "random full-size (RandomModel.Create(\"full\", 42))");
+            if (json)
+            {
+                var doc = new Dictionary<string, object>
+                {
+                    ["machine"] = machine,
+                    ["model"] = model is null ? "random-full" : Path.GetFullPath(model),
+                    ["workloads"] = new Dictionary<string, object>
+                    {
+                        ["docs"] = s.Docs, ["doc_tokens"] = s.DocTokens, ["query_tokens"] = QueryTokens, ["query_runs"] = s.QueryRuns,
+                        ["long_tokens"] = LongTokens, ["run"] = s.Workloads,
+                    },
+                    ["results"] = results,
+                };
+                Console.Out.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            }
+            return 0;
+        }
+        finally
+        {
+            if (tempDir is not null)
+            {
+                try
+                {
+                    Directory.Delete(tempDir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs this tool as a child (<c>bench --worker-gguf</c>) so the peak RSS is that of one type alone.</summary>
+    private static Dictionary<string, object> Child(string gguf, Settings s, CancellationToken ct)
+    {
+        var self = Environment.ProcessPath!;
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+        }
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        foreach (var a in new[] { "bench", "--worker-gguf", gguf, "--threads", I(s.Threads), "--docs", I(s.Docs), "--doc-tokens", I(s.DocTokens),
+            "--query-runs", I(s.QueryRuns), "--workloads", string.Join(',', s.Workloads) })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        using var reg = ct.Register(() =>
+        {
+            try
+            {
+                p.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        });
+        var err = p.StandardError.ReadToEndAsync(ct);
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        ct.ThrowIfCancellationRequested();
+        var line = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        if (p.ExitCode != 0 || line is null)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"benchmark of {gguf} failed (exit {p.ExitCode}): {err.Result.Trim()}");
+        }
+        using var doc = JsonDocument.Parse(line);
+        return doc.RootElement.EnumerateObject().ToDictionary(x => x.Name, x => (object)(x.Value.ValueKind == JsonValueKind.Number ? x.Value.GetDouble() : x.Value.ToString()));
+    }
+
+    /// <summary>Deterministic ids in [4, vocab): BOS first and EOS last like real tokenized input (same as the side-by-side bench).</summary>
+    private static int[] Ids(int seed, int length, int vocab)
+    {
+        var rng = new Random(seed);
+        var ids = new int[length];
+        for (var i = 0; i < length; i++)
+        {
+            ids[i] = rng.Next(4, vocab);
+        }
+        ids[0] = 2;
+        ids[^1] = 1;
+        return ids;
+    }
+
+    /// <summary>The worker: loads the GGUF with the fast engine and runs the workloads in this process.</summary>
+    private static Dictionary<string, object> Measure(string gguf, Settings s)
+    {
+        var sw = Stopwatch.StartNew();
+        using var enc = FastSequenceEncoder.OpenGguf(gguf, new FastEncoderOptions { Threads = s.Threads });
+        var result = new Dictionary<string, object> { ["load_s"] = sw.Elapsed.TotalSeconds, ["kernels"] = enc.Engine.Kernels.Variant.ToString() };
+        var vocab = enc.Config.VocabSize;
+        var h = enc.Config.HiddenSize;
+        var withDense = enc.Dense2 is not null && enc.Dense3 is not null;
+        var outDim = withDense ? enc.Dense3!.Rows : h;
+        void Embed(int[][] seqs)
+        {
+            var flat = new float[seqs.Length * outDim];
+            var mem = seqs.Select(x => (ReadOnlyMemory<int>)x).ToArray();
+            if (withDense)
+            {
+                enc.EncodeWithDense(mem, flat);   // output after dense_3, as the side-by-side bench measures
+            }
+            else
+            {
+                enc.EncodePooled(mem, flat);
+            }
+        }
+        if (s.Workloads.Contains("docs"))
+        {
+            var docs = Enumerable.Range(0, s.Docs).Select(i => Ids(100 + i, s.DocTokens, vocab)).ToArray();
+            Embed([docs[0]]);   // warm-up
+            sw.Restart();
+            Embed(docs);
+            result["docs_tokens_per_s"] = (double)s.Docs * s.DocTokens / sw.Elapsed.TotalSeconds;
+        }
+        if (s.Workloads.Contains("query"))
+        {
+            var query = Ids(7, QueryTokens, vocab);
+            Embed([query]);
+            var times = new List<double>();
+            for (var i = 0; i < s.QueryRuns; i++)
+            {
+                sw.Restart();
+                Embed([query]);
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            result["query_median_ms"] = times[times.Count / 2];
+        }
+        if (s.Workloads.Contains("long"))
+        {
+            var longDoc = Ids(9, LongTokens, vocab);
+            sw.Restart();
+            Embed([longDoc]);
+            result["long_s"] = sw.Elapsed.TotalSeconds;
+        }
+        result["peak_rss_mb"] = PeakRssMb();
+        return result;
+    }
+
+    /// <summary>Peak resident set of this process (VmHWM), MB; 0 where /proc is absent.</summary>
+    private static double PeakRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
+    }
+
+    private static Dictionary<string, object> Machine(int threads)
+    {
+        var cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() : null;
+        return new Dictionary<string, object>
+        {
+            ["cpu"] = cpu ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(),
+            ["logical_cpus"] = Environment.ProcessorCount,
+            ["kernels"] = KernelCatalog.Default.Variant.ToString(),
+            ["threads"] = threads,
+            ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            ["load_average"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "",
+        };
+    }
+
+    private static void PrintTable(List<Dictionary<string, object>> results, Dictionary<string, object> machine, Settings s, string model)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        string F(Dictionary<string, object> r, string k, string fmt) => r.TryGetValue(k, out var v) && v is double d ? d.ToString(fmt, CultureInfo.InvariantCulture) : "–";
+        var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", $"{LongTokens}-tok s", "load s", "peak RSS MB", "file MB");
+        table.Title = new TableTitle(Markup.Escape($"EmbeddingGemma.NET bench: {model}"));
+        foreach (var r in results)
+        {
+            table.AddRow(Markup.Escape(r["type"].ToString()!.ToUpperInvariant()), F(r, "docs_tokens_per_s", "F0"), F(r, "query_median_ms", "F1"), F(r, "long_s", "F2"),
+                F(r, "load_s", "F2"), F(r, "peak_rss_mb", "F0"), F(r, "file_mb", "F0"));
+        }
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Machine: {machine["cpu"]}, {machine["logical_cpus"]} logical CPUs, kernels {machine["kernels"]}, {s.Threads} threads; load average {machine["load_average"]}"));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Workloads: {s.Docs} x {s.DocTokens}-token documents; {QueryTokens}-token query (median of {s.QueryRuns}); one {LongTokens}-token document; ran: {string.Join(',', s.Workloads)}"));
+    }
+
+    /// <summary><c>--peer</c>: <c>dotnet run -c Release --project bench/EmbeddingGemma.Benchmarks -- side-by-side ...</c>, output streamed.</summary>
+    private static async Task<int> RunPeerAsync(string[] types, Settings s, string? dir, CancellationToken ct)
+    {
+        var root = FindCheckout();
+        if (root is null)
+        {
+            await Console.Error.WriteLineAsync($"error: the llama.cpp peer comparison (--peer) needs a source checkout of EmbeddingGemma.NET: {BenchProject} was not found above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}. Run it from the repository, or drop --peer to benchmark this engine alone.").ConfigureAwait(false);
+            return ExitCodes.InvalidInput;
+        }
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = root };
+        var args = new List<string> { "run", "-c", "Release", "--project", Path.Combine(root, BenchProject), "--", "side-by-side",
+            "--types", string.Join(',', types), "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--workloads", string.Join(',', s.Workloads) };
+        if (dir is not null)
+        {
+            args.AddRange(["--dir", Path.GetFullPath(dir)]);
+        }
+        args.ForEach(psi.ArgumentList.Add);
+        psi.Environment["EMBEDDINGGEMMA_BENCH_DOCS"] = s.Docs.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["EMBEDDINGGEMMA_BENCH_QUERY_RUNS"] = s.QueryRuns.ToString(CultureInfo.InvariantCulture);
+        await Console.Error.WriteLineAsync($"running: dotnet {string.Join(' ', args)}").ConfigureAwait(false);
+        using var p = Process.Start(psi)!;
+        try
+        {
+            await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw;
+        }
+        return p.ExitCode;
+    }
+}
