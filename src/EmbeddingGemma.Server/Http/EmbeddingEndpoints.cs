@@ -101,18 +101,7 @@ internal static class EmbeddingEndpoints
             }
             texts = texts.Select((t, i) => t with { Title = titles[i] }).ToList();
         }
-        var (promptName, promptField) = PromptName(root, "task_type", "prompt_name");
-        var request = new EmbedRequest
-        {
-            Inputs = texts,
-            PromptName = promptName,
-            PromptField = promptField,
-            Prompt = JsonRequest.OptionalString(root, "prompt"),
-            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
-            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
-            Truncate = JsonRequest.OptionalBool(root, "truncate"),
-            InputField = "texts",
-        };
+        var request = NativeEmbedRequest(root, texts, "texts", "task_type", "prompt_name");
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
         await WriteJsonAsync(context, result, w =>
         {
@@ -137,6 +126,23 @@ internal static class EmbeddingEndpoints
         }).ConfigureAwait(false);
     }
 
+    /// <summary>The fields the article's and TEI's /embed requests share; they differ in the input field and which prompt field wins.</summary>
+    private static EmbedRequest NativeEmbedRequest(JsonElement root, IReadOnlyList<EmbedInput> inputs, string inputField, string promptField, string alternatePromptField)
+    {
+        var (promptName, usedField) = PromptName(root, promptField, alternatePromptField);
+        return new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = usedField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
+            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = inputField,
+        };
+    }
+
     private static async Task EmbedTeiAsync(HttpContext context, JsonElement root)
     {
         var inputs = JsonRequest.Inputs(root, "inputs");
@@ -149,18 +155,7 @@ internal static class EmbeddingEndpoints
                     : $"`truncation_direction` must be \"right\" or \"left\"; got \"{direction}\".",
                 "truncation_direction");
         }
-        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type");
-        var request = new EmbedRequest
-        {
-            Inputs = inputs,
-            PromptName = promptName,
-            PromptField = promptField,
-            Prompt = JsonRequest.OptionalString(root, "prompt"),
-            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
-            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
-            Truncate = JsonRequest.OptionalBool(root, "truncate"),
-            InputField = "inputs",
-        };
+        var request = NativeEmbedRequest(root, inputs, "inputs", "prompt_name", "task_type");
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
         await WriteJsonAsync(context, result, w =>
         {
