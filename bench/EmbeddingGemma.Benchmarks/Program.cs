@@ -8,6 +8,9 @@ switch (args.FirstOrDefault())
     case "gemm":
         QuickGemm.Run(args);
         return 0;
+    case "qkernel":
+        QuickQKernel.Run(args);
+        return 0;
     case "parity":
         ModelParity.Run(args);
         return 0;

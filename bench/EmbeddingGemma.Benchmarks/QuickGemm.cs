@@ -75,3 +75,73 @@ internal static class QuickGemm
         }
     }
 }
+
+/// <summary>
+/// The int8 interleaved kernel alone (no activation quantization, no packing), single thread:
+/// <c>dotnet run -c Release --project bench/EmbeddingGemma.Benchmarks -- qkernel [M]</c>.
+/// </summary>
+internal static class QuickQKernel
+{
+    public static void Run(string[] args)
+    {
+        var m = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 256;
+        const int n = 48, k = 768;
+        var rng = new Random(1);
+        var w = new float[n * k];
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)rng.NextDouble() - 0.5f;
+        }
+        var aq = new sbyte[m * k];
+        rng.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(aq.AsSpan()));
+        for (var i = 0; i < aq.Length; i++)
+        {
+            aq[i] = (sbyte)Math.Clamp((int)aq[i], -127, 127);
+        }
+        var ad = new float[m * k / 32];
+        Array.Fill(ad, 0.01f);
+        var ao = new int[m * k / 32];
+        var c = new float[m * n];
+        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        {
+            var wm = WeightMatrix.Quantize("w", w, n, k, type);
+            var panel = new byte[EmbeddingGemma.Numerics.Kernels.Q8Interleaved.PanelBytes(type, n, k)];
+            var scales = new float[EmbeddingGemma.Numerics.Kernels.Q8Interleaved.PanelScales(n, k)];
+            var planes = EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Planes(type);
+            var rowBytes = GgmlTypeInfo.RowBytes(type, k);
+            var sw = Stopwatch.StartNew();
+            var packs = 0;
+            while (sw.ElapsedMilliseconds < 500)
+            {
+                EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Pack(type, wm.Data.Span, rowBytes, n, k, panel, scales);
+                packs++;
+            }
+            var packUs = sw.Elapsed.TotalMilliseconds * 1000 / packs;
+            var reps = 0;
+            sw.Restart();
+            while (sw.ElapsedMilliseconds < 1000)
+            {
+                EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Gemm(aq, ad, ao, panel, scales, planes, c, n, m, n, k);
+                reps++;
+            }
+            var gmacs = (double)m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
+            Console.WriteLine($"  {type}: kernel {gmacs:F1} GMAC/s ({2 * gmacs:F1} GFLOP/s) single thread, M={m} N={n} K={k}; pack of the panel {packUs:F1} us");
+        }
+        var q = new sbyte[k];
+        var d = new float[k / 32];
+        var o = new int[k / 32];
+        var x = new float[k];
+        for (var i = 0; i < k; i++)
+        {
+            x[i] = (float)rng.NextDouble() - 0.5f;
+        }
+        var sw2 = Stopwatch.StartNew();
+        var rows = 0;
+        while (sw2.ElapsedMilliseconds < 500)
+        {
+            EmbeddingGemma.Numerics.Kernels.Q8Interleaved.QuantizeRow(x, q, d, 8, o);
+            rows++;
+        }
+        Console.WriteLine($"  activation quantization + offsets: {sw2.Elapsed.TotalMilliseconds * 1e6 / rows / k:F2} ns per value");
+    }
+}

@@ -33,6 +33,8 @@ public sealed class WeightMatrix
     [ThreadStatic] private static float[]? t_panel;
     [ThreadStatic] private static sbyte[]? t_qpanel;
     [ThreadStatic] private static float[]? t_qscales;
+    [ThreadStatic] private static byte[]? t_xpanel;
+    [ThreadStatic] private static float[]? t_xscales;
 
     private readonly ReadOnlyMemory<byte> _data;
     private readonly long _rowBytes;
@@ -188,6 +190,10 @@ public sealed class WeightMatrix
                     }
                 });
             }
+            else if (Type is GgmlType.Q8_0 or GgmlType.Q4_0 && UseInterleaved(kernels))
+            {
+                MatMulInterleaved(activations, m, a, c, threads, kernels, mBlocks, items);
+            }
             else if (Type is GgmlType.Q8_0 or GgmlType.Q4_0)
             {
                 var nbk = k / 32;
@@ -251,6 +257,61 @@ public sealed class WeightMatrix
                     }
                 });
             }
+        }
+    }
+
+    // The x8-interleaved int8 GEMM (Q8Interleaved) where AVX2 is there and a vector kernel set is chosen.
+    private static bool UseInterleaved(KernelSet kernels) =>
+        kernels.Variant is KernelVariant.Vector256 or KernelVariant.Vector512 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    private unsafe void MatMulInterleaved(ReadOnlySpan<float> activations, int m, nint a, nint c, int threads, KernelSet kernels, int mBlocks, int items)
+    {
+        var k = Cols;
+        var n = Rows;
+        var nbk = k / 32;
+        var offset = Q8Interleaved.Offset(Type);
+        var planes = Q8Interleaved.Planes(Type);
+        var aq = ArrayPool<sbyte>.Shared.Rent(m * k);
+        var ad = ArrayPool<float>.Shared.Rent(m * nbk);
+        var ao = ArrayPool<int>.Shared.Rent(m * nbk);
+        try
+        {
+            WorkSplitter.For(m, threads, (start, end) =>
+            {
+                var aa = new ReadOnlySpan<float>((float*)a, m * k);
+                for (var i = start; i < end; i++)
+                {
+                    Q8Interleaved.QuantizeRow(aa.Slice(i * k, k), aq.AsSpan(i * k, k), ad.AsSpan(i * nbk, nbk), offset, ao.AsSpan(i * nbk, nbk));
+                }
+            });
+            var panelBytes = Q8Interleaved.PanelBytes(Type, PanelRows, k);
+            var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
+            WorkSplitter.For(items, threads, (start, end) =>
+            {
+                var cc = new Span<float>((float*)c, m * n);
+                var panel = t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new byte[panelBytes];
+                var scales = t_xscales is { } s && s.Length >= panelScales ? s : t_xscales = new float[panelScales];
+                var loaded = -1;
+                for (var it = start; it < end; it++)
+                {
+                    int nb = it / mBlocks, mb = it % mBlocks;
+                    int i0 = mb * BlockRows, j0 = nb * PanelRows;
+                    int mm = Math.Min(BlockRows, m - i0), nn = Math.Min(PanelRows, n - j0);
+                    if (loaded != nb)
+                    {
+                        Q8Interleaved.Pack(Type, _data.Span[(int)(j0 * _rowBytes)..], _rowBytes, nn, k, panel, scales);
+                        loaded = nb;
+                    }
+                    Q8Interleaved.Gemm(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), ao.AsSpan(i0 * nbk, mm * nbk), panel, scales, planes,
+                        cc[(i0 * n + j0)..], n, mm, nn, k);
+                }
+            });
+        }
+        finally
+        {
+            ArrayPool<sbyte>.Shared.Return(aq);
+            ArrayPool<float>.Shared.Return(ad);
+            ArrayPool<int>.Shared.Return(ao);
         }
     }
 
