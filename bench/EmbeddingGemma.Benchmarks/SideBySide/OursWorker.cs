@@ -18,5 +18,9 @@ internal static class OursWorker
             enc.EncodeWithDense(seqs.Select(s => (ReadOnlyMemory<int>)s).ToArray(), flat);
             return Enumerable.Range(0, seqs.Length).Select(i => flat.AsSpan(i * h, h).ToArray()).ToArray();
         }, which);
+        if (EngineProfile.Enabled)
+        {
+            Console.Error.Write(EngineProfile.Report());
+        }
     }
 }

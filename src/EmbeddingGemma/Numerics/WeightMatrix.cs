@@ -30,11 +30,11 @@ public sealed class WeightMatrix
     /// <summary>Activation rows per work item (a multiple of the tile height 4).</summary>
     internal const int BlockRows = 64;
 
-    [ThreadStatic] private static float[]? t_panel;
+    [ThreadStatic] private static AlignedBuffer<float>? t_panel;
     [ThreadStatic] private static sbyte[]? t_qpanel;
     [ThreadStatic] private static float[]? t_qscales;
-    [ThreadStatic] private static byte[]? t_xpanel;
-    [ThreadStatic] private static float[]? t_xscales;
+    [ThreadStatic] private static AlignedBuffer<byte>? t_xpanel;
+    [ThreadStatic] private static AlignedBuffer<float>? t_xscales;
 
     private readonly ReadOnlyMemory<byte> _data;
     private readonly long _rowBytes;
@@ -153,109 +153,216 @@ public sealed class WeightMatrix
     /// </summary>
     public unsafe void MatMul(ReadOnlySpan<float> activations, int m, Span<float> destination, int threads = 0, KernelSet? kernels = null)
     {
-        kernels ??= KernelCatalog.Default;
+        Check.AtLeast(m * Rows, destination.Length, nameof(destination));
+        fixed (float* pc = destination)
+        {
+            MatMulCore(activations, m, [this], [(nint)pc], threads, kernels ?? KernelCatalog.Default);
+        }
+    }
+
+    /// <summary>
+    /// The same activations [m, Cols] times several matrices at once (Q, K and V; gate and up): one parallel region for
+    /// all of them, and for int8 types one activation quantization shared by all. <paramref name="destinations"/>[i]
+    /// receives [m, weights[i].Rows]. Each output is bit-identical to what <see cref="MatMul"/> gives.
+    /// </summary>
+    public static unsafe void MatMulShared(ReadOnlySpan<float> activations, int m, ReadOnlySpan<WeightMatrix> weights, ReadOnlySpan<Memory<float>> destinations, int threads = 0, KernelSet? kernels = null)
+    {
+        if (weights.Length != destinations.Length || weights.Length == 0)
+        {
+            throw new ArgumentException($"{weights.Length} matrices need as many destinations (got {destinations.Length}).", nameof(destinations));
+        }
+        var handles = new System.Buffers.MemoryHandle[destinations.Length];
+        var ptrs = new nint[destinations.Length];
+        try
+        {
+            for (var i = 0; i < destinations.Length; i++)
+            {
+                Check.AtLeast(m * weights[i].Rows, destinations[i].Length, nameof(destinations));
+                handles[i] = destinations[i].Pin();
+                ptrs[i] = (nint)handles[i].Pointer;
+            }
+            MatMulCore(activations, m, weights, ptrs, threads, kernels ?? KernelCatalog.Default);
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                h.Dispose();
+            }
+        }
+    }
+
+    private enum Path
+    {
+        F32,
+        Interleaved,
+        LegacyInt8,
+        Panel,
+    }
+
+    private Path PathFor(KernelSet kernels) => Type switch
+    {
+        GgmlType.F32 => Path.F32,
+        GgmlType.Q8_0 or GgmlType.Q4_0 when UseInterleaved(kernels) => Path.Interleaved,
+        GgmlType.Q8_0 or GgmlType.Q4_0 => Path.LegacyInt8,
+        _ => Path.Panel,
+    };
+
+    private static unsafe void MatMulCore(ReadOnlySpan<float> activations, int m, ReadOnlySpan<WeightMatrix> weights, nint[] outputs, int threads, KernelSet kernels)
+    {
         if (m < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(m), m, "Row count must not be negative.");
         }
-        Check.AtLeast(m * Cols, activations.Length, nameof(activations));
-        Check.AtLeast(m * Rows, destination.Length, nameof(destination));
+        var k = weights[0].Cols;
+        foreach (var w in weights)
+        {
+            if (w.Cols != k)
+            {
+                throw new ArgumentException($"Tensor '{w.Name}' has {w.Cols} columns; the shared activations have {k}.", nameof(weights));
+            }
+        }
+        Check.AtLeast(m * k, activations.Length, nameof(activations));
         if (m == 0)
         {
             return;
         }
+        var mats = weights.ToArray();
+        var paths = mats.Select(w => w.PathFor(kernels)).ToArray();
         var mBlocks = (m + BlockRows - 1) / BlockRows;
-        var nBlocks = (Rows + PanelRows - 1) / PanelRows;
-        var items = mBlocks * nBlocks;
-        var k = Cols;
-        var n = Rows;
-        fixed (float* pa = activations)
-        fixed (float* pc = destination)
+        // Items: matrix by matrix, panel by panel, row block by row block.
+        var firstItem = new int[mats.Length + 1];
+        for (var i = 0; i < mats.Length; i++)
         {
-            var a = (nint)pa;
-            var c = (nint)pc;
-            if (Type == GgmlType.F32)
+            firstItem[i + 1] = firstItem[i] + mBlocks * ((mats[i].Rows + PanelRows - 1) / PanelRows);
+        }
+        var nbk = k / 32;
+        var int8 = paths.Any(p => p is Path.Interleaved or Path.LegacyInt8);
+        sbyte[]? aq = null;
+        float[]? ad = null;
+        int[]? asum = null;
+        var offsets = new Dictionary<int, int[]>();
+        try
+        {
+            fixed (float* pa = activations)
             {
-                WorkSplitter.For(items, threads, (start, end) =>
+                var a = (nint)pa;
+                if (int8)
                 {
-                    var w = MemoryMarshal.Cast<byte, float>(_data.Span);
-                    var aa = new ReadOnlySpan<float>((float*)a, m * k);
-                    var cc = new Span<float>((float*)c, m * n);
-                    for (var it = start; it < end; it++)
-                    {
-                        int nb = it / mBlocks, mb = it % mBlocks;
-                        int i0 = mb * BlockRows, j0 = nb * PanelRows;
-                        int mm = Math.Min(BlockRows, m - i0), nn = Math.Min(PanelRows, n - j0);
-                        kernels.GemmTile(aa[(i0 * k)..], k, w[(j0 * k)..], k, cc[(i0 * n + j0)..], n, mm, nn, k);
-                    }
-                });
-            }
-            else if (Type is GgmlType.Q8_0 or GgmlType.Q4_0 && UseInterleaved(kernels))
-            {
-                MatMulInterleaved(activations, m, a, c, threads, kernels, mBlocks, items);
-            }
-            else if (Type is GgmlType.Q8_0 or GgmlType.Q4_0)
-            {
-                var nbk = k / 32;
-                var aq = ArrayPool<sbyte>.Shared.Rent(m * k);
-                var ad = ArrayPool<float>.Shared.Rent(m * nbk);
-                try
-                {
+                    aq = ArrayPool<sbyte>.Shared.Rent(m * k);
+                    ad = ArrayPool<float>.Shared.Rent(m * nbk);
+                    asum = ArrayPool<int>.Shared.Rent(m * nbk);
+                    var useFused = paths.Contains(Path.Interleaved);
                     WorkSplitter.For(m, threads, (start, end) =>
                     {
                         var aa = new ReadOnlySpan<float>((float*)a, m * k);
                         for (var i = start; i < end; i++)
                         {
-                            kernels.QuantizeRowQ8(aa.Slice(i * k, k), aq.AsSpan(i * k, k), ad.AsSpan(i * nbk, nbk));
-                        }
-                    });
-                    WorkSplitter.For(items, threads, (start, end) =>
-                    {
-                        var cc = new Span<float>((float*)c, m * n);
-                        var qp = t_qpanel is { } q && q.Length >= PanelRows * k ? q : t_qpanel = new sbyte[PanelRows * k];
-                        var qs = t_qscales is { } s && s.Length >= PanelRows * nbk ? s : t_qscales = new float[PanelRows * nbk];
-                        var loaded = -1;
-                        for (var it = start; it < end; it++)
-                        {
-                            int nb = it / mBlocks, mb = it % mBlocks;
-                            int i0 = mb * BlockRows, j0 = nb * PanelRows;
-                            int mm = Math.Min(BlockRows, m - i0), nn = Math.Min(PanelRows, n - j0);
-                            if (loaded != nb)
+                            if (useFused)
                             {
-                                UnpackQ(j0, nn, qp, qs);
-                                loaded = nb;
+                                Q8Interleaved.QuantizeRow(aa.Slice(i * k, k), aq.AsSpan(i * k, k), ad.AsSpan(i * nbk, nbk), 1, asum.AsSpan(i * nbk, nbk));
                             }
-                            kernels.GemmQ8Tile(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), qp.AsSpan(0, nn * k), qs.AsSpan(0, nn * nbk), cc[(i0 * n + j0)..], n, mm, nn, k);
+                            else
+                            {
+                                kernels.QuantizeRowQ8(aa.Slice(i * k, k), aq.AsSpan(i * k, k), ad.AsSpan(i * nbk, nbk));
+                            }
                         }
                     });
+                    for (var i = 0; i < mats.Length; i++)
+                    {
+                        var off = Q8Interleaved.Offset(mats[i].Type);
+                        if (paths[i] == Path.Interleaved && !offsets.ContainsKey(off))
+                        {
+                            var o = ArrayPool<int>.Shared.Rent(m * nbk);
+                            for (var t = 0; t < m * nbk; t++)
+                            {
+                                o[t] = off * asum[t];
+                            }
+                            offsets[off] = o;
+                        }
+                    }
                 }
-                finally
-                {
-                    ArrayPool<sbyte>.Shared.Return(aq);
-                    ArrayPool<float>.Shared.Return(ad);
-                }
-            }
-            else
-            {
-                WorkSplitter.For(items, threads, (start, end) =>
+                WorkSplitter.For(firstItem[^1], threads, (start, end) =>
                 {
                     var aa = new ReadOnlySpan<float>((float*)a, m * k);
-                    var cc = new Span<float>((float*)c, m * n);
-                    var panel = t_panel is { } p && p.Length >= PanelRows * k ? p : t_panel = new float[PanelRows * k];
-                    var loaded = -1;
+                    var loadedMatrix = -1;
+                    var loadedPanel = -1;
+                    var w = 0;
                     for (var it = start; it < end; it++)
                     {
-                        int nb = it / mBlocks, mb = it % mBlocks;
+                        while (it >= firstItem[w + 1])
+                        {
+                            w++;
+                        }
+                        var mat = mats[w];
+                        var n = mat.Rows;
+                        var local = it - firstItem[w];
+                        int nb = local / mBlocks, mb = local % mBlocks;
                         int i0 = mb * BlockRows, j0 = nb * PanelRows;
                         int mm = Math.Min(BlockRows, m - i0), nn = Math.Min(PanelRows, n - j0);
-                        if (loaded != nb)
+                        var cc = new Span<float>((float*)outputs[w], m * n);
+                        var fresh = loadedMatrix != w || loadedPanel != nb;
+                        loadedMatrix = w;
+                        loadedPanel = nb;
+                        switch (paths[w])
                         {
-                            ConvertPanel(j0, nn, panel, kernels);
-                            loaded = nb;
+                            case Path.F32:
+                            {
+                                var wf = MemoryMarshal.Cast<byte, float>(mat._data.Span);
+                                kernels.GemmTile(aa[(i0 * k)..], k, wf[(j0 * k)..], k, cc[(i0 * n + j0)..], n, mm, nn, k);
+                                break;
+                            }
+                            case Path.Interleaved:
+                            {
+                                var panelBytes = Q8Interleaved.PanelBytes(GgmlType.Q8_0, PanelRows, k);
+                                var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
+                                var panel = (t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new AlignedBuffer<byte>(panelBytes)).Span;
+                                var scales = (t_xscales is { } sc && sc.Length >= panelScales ? sc : t_xscales = new AlignedBuffer<float>(panelScales)).Span;
+                                if (fresh)
+                                {
+                                    Q8Interleaved.Pack(mat.Type, mat._data.Span[(int)(j0 * mat._rowBytes)..], mat._rowBytes, nn, k, panel, scales);
+                                }
+                                Q8Interleaved.Gemm(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), offsets[Q8Interleaved.Offset(mat.Type)].AsSpan(i0 * nbk, mm * nbk),
+                                    panel, scales, Q8Interleaved.Planes(mat.Type), cc[(i0 * n + j0)..], n, mm, nn, k);
+                                break;
+                            }
+                            case Path.LegacyInt8:
+                            {
+                                var qp = t_qpanel is { } q && q.Length >= PanelRows * k ? q : t_qpanel = new sbyte[PanelRows * k];
+                                var qs = t_qscales is { } sc && sc.Length >= PanelRows * nbk ? sc : t_qscales = new float[PanelRows * nbk];
+                                if (fresh)
+                                {
+                                    mat.UnpackQ(j0, nn, qp, qs);
+                                }
+                                kernels.GemmQ8Tile(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), qp.AsSpan(0, nn * k), qs.AsSpan(0, nn * nbk), cc[(i0 * n + j0)..], n, mm, nn, k);
+                                break;
+                            }
+                            default:
+                            {
+                                var panel = (t_panel is { } p && p.Length >= PanelRows * k ? p : t_panel = new AlignedBuffer<float>(PanelRows * k)).Span;
+                                if (fresh)
+                                {
+                                    mat.ConvertPanel(j0, nn, panel, kernels);
+                                }
+                                kernels.GemmTile(aa[(i0 * k)..], k, panel, k, cc[(i0 * n + j0)..], n, mm, nn, k);
+                                break;
+                            }
                         }
-                        kernels.GemmTile(aa[(i0 * k)..], k, panel, k, cc[(i0 * n + j0)..], n, mm, nn, k);
                     }
                 });
+            }
+        }
+        finally
+        {
+            if (aq is not null)
+            {
+                ArrayPool<sbyte>.Shared.Return(aq);
+                ArrayPool<float>.Shared.Return(ad!);
+                ArrayPool<int>.Shared.Return(asum!);
+            }
+            foreach (var o in offsets.Values)
+            {
+                ArrayPool<int>.Shared.Return(o);
             }
         }
     }
@@ -264,64 +371,13 @@ public sealed class WeightMatrix
     private static bool UseInterleaved(KernelSet kernels) =>
         kernels.Variant is KernelVariant.Vector256 or KernelVariant.Vector512 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
-    private unsafe void MatMulInterleaved(ReadOnlySpan<float> activations, int m, nint a, nint c, int threads, KernelSet kernels, int mBlocks, int items)
-    {
-        var k = Cols;
-        var n = Rows;
-        var nbk = k / 32;
-        var offset = Q8Interleaved.Offset(Type);
-        var planes = Q8Interleaved.Planes(Type);
-        var aq = ArrayPool<sbyte>.Shared.Rent(m * k);
-        var ad = ArrayPool<float>.Shared.Rent(m * nbk);
-        var ao = ArrayPool<int>.Shared.Rent(m * nbk);
-        try
-        {
-            WorkSplitter.For(m, threads, (start, end) =>
-            {
-                var aa = new ReadOnlySpan<float>((float*)a, m * k);
-                for (var i = start; i < end; i++)
-                {
-                    Q8Interleaved.QuantizeRow(aa.Slice(i * k, k), aq.AsSpan(i * k, k), ad.AsSpan(i * nbk, nbk), offset, ao.AsSpan(i * nbk, nbk));
-                }
-            });
-            var panelBytes = Q8Interleaved.PanelBytes(Type, PanelRows, k);
-            var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
-            WorkSplitter.For(items, threads, (start, end) =>
-            {
-                var cc = new Span<float>((float*)c, m * n);
-                var panel = t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new byte[panelBytes];
-                var scales = t_xscales is { } s && s.Length >= panelScales ? s : t_xscales = new float[panelScales];
-                var loaded = -1;
-                for (var it = start; it < end; it++)
-                {
-                    int nb = it / mBlocks, mb = it % mBlocks;
-                    int i0 = mb * BlockRows, j0 = nb * PanelRows;
-                    int mm = Math.Min(BlockRows, m - i0), nn = Math.Min(PanelRows, n - j0);
-                    if (loaded != nb)
-                    {
-                        Q8Interleaved.Pack(Type, _data.Span[(int)(j0 * _rowBytes)..], _rowBytes, nn, k, panel, scales);
-                        loaded = nb;
-                    }
-                    Q8Interleaved.Gemm(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), ao.AsSpan(i0 * nbk, mm * nbk), panel, scales, planes,
-                        cc[(i0 * n + j0)..], n, mm, nn, k);
-                }
-            });
-        }
-        finally
-        {
-            ArrayPool<sbyte>.Shared.Return(aq);
-            ArrayPool<float>.Shared.Return(ad);
-            ArrayPool<int>.Shared.Return(ao);
-        }
-    }
-
-    private void ConvertPanel(int row0, int rows, float[] panel, KernelSet kernels)
+    private void ConvertPanel(int row0, int rows, Span<float> panel, KernelSet kernels)
     {
         var span = _data.Span;
         for (var r = 0; r < rows; r++)
         {
             var bytes = span.Slice((int)((row0 + r) * _rowBytes), (int)_rowBytes);
-            var dst = panel.AsSpan(r * Cols, Cols);
+            var dst = panel.Slice(r * Cols, Cols);
             switch (Type)
             {
                 case GgmlType.BF16:

@@ -200,6 +200,28 @@ public class GemmTests
         Assert.Equal(all.AsSpan(5 * n, 11 * n).ToArray(), part);
     }
 
+    [Theory]
+    [MemberData(nameof(AllVariants), MemberType = typeof(KernelTestUtil))]
+    public void MatMulShared_equals_separate_products_bit_for_bit(KernelVariant variant)
+    {
+        var kern = KernelCatalog.Get(variant);
+        var rng = new Random(10);
+        const int k = 96, m = 67;
+        var types = new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.F32, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q5_1 };
+        var rows = new[] { 50, 17, 33, 8, 101, 3 };
+        var mats = types.Select((t, i) => Make(t, Random(rng, rows[i] * k), rows[i], k, rng)).ToArray();
+        var a = Random(rng, m * k, 2f);
+        var outs = mats.Select(w => new float[m * w.Rows]).ToArray();
+        WeightMatrix.MatMulShared(a, m, mats, outs.Select(o => (Memory<float>)o).ToArray(), 3, kern);
+        for (var i = 0; i < mats.Length; i++)
+        {
+            var alone = new float[m * mats[i].Rows];
+            mats[i].MatMul(a, m, alone, 2, kern);
+            Assert.Equal(alone, outs[i]);
+        }
+        Assert.Throws<ArgumentException>(() => WeightMatrix.MatMulShared(a, m, [mats[0], WeightMatrix.FromFloats("w", new float[64], 1, 64)], [outs[0], new float[m]], 1, kern));
+    }
+
     // Types with a reference quantizer are quantized; Q5_1 (no quantizer here) gets random blocks with sane scales.
     private static WeightMatrix Make(GgmlType type, float[] values, int n, int k, Random rng)
     {

@@ -154,6 +154,8 @@ public sealed class FastEncoder
         var s = _w.Shape;
         int h = s.HiddenSize, hd = s.HeadDim, qd = s.Heads * hd, kvd = s.KvHeads * hd, f = s.IntermediateSize, t = ws.TokenCount;
         var k = _k;
+        EngineProfile.AddTokens(t);
+        var t0 = EngineProfile.Start();
         // Embedding rows × √hidden.
         Rows(t, (r0, r1) =>
         {
@@ -164,15 +166,19 @@ public sealed class FastEncoder
                 k.Scale(row, s.EmbedScale, row);
             }
         });
+        EngineProfile.Add(EnginePhase.Embedding, t0);
         for (var l = 0; l < _w.Layers.Count; l++)
         {
             ct.ThrowIfCancellationRequested();
             var lw = _w.Layers[l];
             var (cos, sin) = _rope[s.LayerRopeTheta[l]];
+            t0 = EngineProfile.Start();
             RmsNormRows(ws.Hidden, lw.AttnNormGain, ws.X, t, h);
-            lw.Wq.MatMul(ws.X, t, ws.Q, _threads, k);
-            lw.Wk.MatMul(ws.X, t, ws.K, _threads, k);
-            lw.Wv.MatMul(ws.X, t, ws.V, _threads, k);
+            EngineProfile.Add(EnginePhase.Norms, t0);
+            t0 = EngineProfile.Start();
+            WeightMatrix.MatMulShared(ws.X, t, [lw.Wq, lw.Wk, lw.Wv], [ws.Q, ws.K, ws.V], _threads, k);
+            EngineProfile.Add(EnginePhase.QkvProjection, t0);
+            t0 = EngineProfile.Start();
             // q/k RMSNorm per head, then RoPE at the position inside the sequence.
             Rows(t, (r0, r1) =>
             {
@@ -196,6 +202,8 @@ public sealed class FastEncoder
                     }
                 }
             });
+            EngineProfile.Add(EnginePhase.QkNormRope, t0);
+            t0 = EngineProfile.Start();
             // V transposed per sequence, then attention over (sequence, query block) items.
             WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
             {
@@ -218,15 +226,28 @@ public sealed class FastEncoder
                         ws.Attn.AsSpan(off * qd, len * qd), len, s.Heads, s.KvHeads, hd, s.AttentionScale, radius, blk, 1, scratch);
                 }
             });
+            EngineProfile.Add(EnginePhase.Attention, t0);
+            t0 = EngineProfile.Start();
             lw.Wo.MatMul(ws.Attn, t, ws.X, _threads, k);
+            EngineProfile.Add(EnginePhase.OutputProjection, t0);
+            t0 = EngineProfile.Start();
             RmsNormAddRows(ws.X, lw.PostAttnNormGain, ws.Hidden, t, h);
             RmsNormRows(ws.Hidden, lw.PreFfnNormGain, ws.X, t, h);
-            lw.WGate.MatMul(ws.X, t, ws.Gate, _threads, k);
-            lw.WUp.MatMul(ws.X, t, ws.Up, _threads, k);
+            EngineProfile.Add(EnginePhase.Norms, t0);
+            t0 = EngineProfile.Start();
+            WeightMatrix.MatMulShared(ws.X, t, [lw.WGate, lw.WUp], [ws.Gate, ws.Up], _threads, k);
+            EngineProfile.Add(EnginePhase.GateUpProjection, t0);
+            t0 = EngineProfile.Start();
             Rows(t, (r0, r1) => k.GeluTanhMul(ws.Gate.AsSpan(r0 * f, (r1 - r0) * f), ws.Up.AsSpan(r0 * f, (r1 - r0) * f), ws.Gate.AsSpan(r0 * f, (r1 - r0) * f)));
+            EngineProfile.Add(EnginePhase.GeGlu, t0);
+            t0 = EngineProfile.Start();
             lw.WDown.MatMul(ws.Gate, t, ws.X, _threads, k);
+            EngineProfile.Add(EnginePhase.DownProjection, t0);
+            t0 = EngineProfile.Start();
             RmsNormAddRows(ws.X, lw.PostFfnNormGain, ws.Hidden, t, h);
+            EngineProfile.Add(EnginePhase.Norms, t0);
         }
+        t0 = EngineProfile.Start();
         RmsNormRows(ws.Hidden, _w.FinalNormGain, ws.X, t, h);
         // Mean over each sequence's positions, summed in position order.
         WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
@@ -243,6 +264,7 @@ public sealed class FastEncoder
                 k.Scale(dst, 1f / len, dst);
             }
         });
+        EngineProfile.Add(EnginePhase.Pooling, t0);
     }
 
     private void Rows(int count, Action<int, int> body) => WorkSplitter.For((count + 15) / 16, _threads, (b0, b1) => body(b0 * 16, Math.Min(count, b1 * 16)));

@@ -2,41 +2,58 @@ using EmbeddingGemma.Numerics.Kernels;
 
 namespace EmbeddingGemma.Numerics.Attention;
 
-/// <summary>Per-thread buffers of <see cref="TiledAttention"/> (allocated once, reused for every block).</summary>
+/// <summary>Per-thread buffers of <see cref="TiledAttention"/> (allocated once, grown to the largest head group, reused).</summary>
 public sealed class AttentionScratch
 {
     /// <summary>Buffers for blocks of <see cref="TiledAttention.QueryBlock"/> queries and head width <paramref name="headDim"/>.</summary>
     public AttentionScratch(int headDim)
     {
         HeadDim = headDim;
-        Scores = new float[TiledAttention.QueryBlock * TiledAttention.KeyTile];
-        Partial = new float[TiledAttention.QueryBlock * headDim];
-        RowMax = new float[TiledAttention.QueryBlock];
-        RowSum = new float[TiledAttention.QueryBlock];
+        Ensure(1);
     }
 
     internal int HeadDim { get; }
-    internal float[] Scores { get; }
-    internal float[] Partial { get; }
-    internal float[] RowMax { get; }
-    internal float[] RowSum { get; }
+    internal float[] Scores { get; private set; } = [];
+    internal float[] Partial { get; private set; } = [];
+    internal float[] Queries { get; private set; } = [];
+    internal float[] Output { get; private set; } = [];
+    internal float[] RowMax { get; private set; } = [];
+    internal float[] RowSum { get; private set; } = [];
+
+    // Room for blocks of QueryBlock queries × group query heads sharing one KV head.
+    internal void Ensure(int group)
+    {
+        var rows = TiledAttention.QueryBlock * group;
+        if (RowMax.Length >= rows)
+        {
+            return;
+        }
+        Scores = new float[rows * TiledAttention.KeyTile];
+        Partial = new float[rows * HeadDim];
+        Queries = new float[rows * HeadDim];
+        Output = new float[rows * HeadDim];
+        RowMax = new float[rows];
+        RowSum = new float[rows];
+    }
 }
 
 /// <summary>
 /// Bidirectional multi-/grouped-query attention over one sequence that does only the needed work and holds no S × S
-/// buffer: queries in blocks of <see cref="QueryBlock"/>, keys in tiles of <see cref="KeyTile"/> at absolute
-/// positions, online softmax (running max and sum, rescaled per tile). Sliding layers visit only the key tiles that
-/// meet the block's window |i − j| ≤ radius (spec §2.4) and mask the rest of those tiles per query; global layers
-/// visit all tiles. Scores and P·V use the register-tiled GEMM. Block and tile boundaries are absolute positions in
-/// the sequence, so a query's result never depends on batch mates or thread count.
+/// buffer: queries in blocks of <see cref="QueryBlock"/> positions, and all query heads that share a KV head packed
+/// together as the rows of one matrix (so each key and value tile is read once per group, with 3× taller GEMMs for
+/// EmbeddingGemma's 3 heads per KV head); keys in tiles of <see cref="KeyTile"/> at absolute positions, online softmax
+/// (running max and sum, rescaled per tile). Sliding layers visit only the key tiles that meet the block's window
+/// |i − j| ≤ radius (spec §2.4) and mask the rest of those tiles per query; global layers visit all tiles. Scores and
+/// P·V use the register-tiled GEMM. Block and tile boundaries are absolute positions in the sequence, so a query's
+/// result never depends on batch mates or thread count.
 /// </summary>
 public static class TiledAttention
 {
-    /// <summary>Queries per block.</summary>
+    /// <summary>Query positions per block.</summary>
     public const int QueryBlock = 32;
 
     /// <summary>Keys per tile.</summary>
-    public const int KeyTile = 64;
+    public const int KeyTile = 128;
 
     /// <summary>Number of query blocks of a sequence of <paramref name="length"/> tokens.</summary>
     public static int BlockCount(int length) => (length + QueryBlock - 1) / QueryBlock;
@@ -67,14 +84,18 @@ public static class TiledAttention
             throw new ArgumentOutOfRangeException(nameof(blockCount), $"Blocks {firstBlock}..{firstBlock + blockCount} outside 0..{BlockCount(length)}.");
         }
         var group = heads / kvHeads;
+        scratch.Ensure(group);
         var scores = scratch.Scores.AsSpan();
         var partial = scratch.Partial.AsSpan();
+        var qp = scratch.Queries.AsSpan();
+        var op = scratch.Output.AsSpan();
         var rowMax = scratch.RowMax.AsSpan();
         var rowSum = scratch.RowSum.AsSpan();
         for (var blk = firstBlock; blk < firstBlock + blockCount; blk++)
         {
             var i0 = blk * QueryBlock;
             var bq = Math.Min(QueryBlock, length - i0);
+            var rows = bq * group;
             int lo = 0, hi = length;
             if (radius >= 0)
             {
@@ -82,26 +103,25 @@ public static class TiledAttention
                 hi = Math.Min(length, i0 + bq - 1 + radius + 1);
             }
             var tileStart = lo / KeyTile * KeyTile;
-            for (var h = 0; h < heads; h++)
+            for (var kvh = 0; kvh < kvHeads; kvh++)
             {
-                var kvh = h / group;
-                var qh = q[(i0 * qStride + h * headDim)..];
-                var oh = output[(i0 * qStride + h * headDim)..];
-                rowMax[..bq].Fill(float.NegativeInfinity);
-                rowSum[..bq].Clear();
+                // Row ρ = r·group + g holds query position i0 + r of head kvh·group + g.
                 for (var r = 0; r < bq; r++)
                 {
-                    oh.Slice(r * qStride, headDim).Clear();
+                    q.Slice((i0 + r) * qStride + kvh * group * headDim, group * headDim).CopyTo(qp[(r * group * headDim)..]);
                 }
+                rowMax[..rows].Fill(float.NegativeInfinity);
+                rowSum[..rows].Clear();
+                op[..(rows * headDim)].Clear();
                 for (var j0 = tileStart; j0 < hi; j0 += KeyTile)
                 {
                     var tk = Math.Min(KeyTile, length - j0);
-                    // S[r, t] = q_{i0+r} · k_{j0+t}
-                    kernels.GemmTile(qh, qStride, k[(j0 * kvStride + kvh * headDim)..], kvStride, scores, KeyTile, bq, tk, headDim);
-                    for (var r = 0; r < bq; r++)
+                    // S[ρ, t] = q_ρ · k_{j0+t}
+                    kernels.GemmTile(qp, headDim, k[(j0 * kvStride + kvh * headDim)..], kvStride, scores, KeyTile, rows, tk, headDim);
+                    for (var rho = 0; rho < rows; rho++)
                     {
-                        var i = i0 + r;
-                        var s = scores.Slice(r * KeyTile, tk);
+                        var i = i0 + rho / group;
+                        var s = scores.Slice(rho * KeyTile, tk);
                         kernels.Scale(s, scale, s);
                         if (radius >= 0)
                         {
@@ -111,7 +131,7 @@ public static class TiledAttention
                             s[..first].Fill(float.NegativeInfinity);
                             s[last..].Fill(float.NegativeInfinity);
                         }
-                        var mOld = rowMax[r];
+                        var mOld = rowMax[rho];
                         var mNew = MathF.Max(mOld, kernels.Max(s));
                         if (float.IsNegativeInfinity(mNew))
                         {
@@ -119,26 +139,25 @@ public static class TiledAttention
                             continue;
                         }
                         var corr = float.IsNegativeInfinity(mOld) ? 0f : MathF.Exp(mOld - mNew);
-                        rowSum[r] = rowSum[r] * corr + kernels.ExpShifted(s, mNew, s);
-                        rowMax[r] = mNew;
+                        rowSum[rho] = rowSum[rho] * corr + kernels.ExpShifted(s, mNew, s);
+                        rowMax[rho] = mNew;
                         if (corr != 1f)
                         {
-                            var orow = oh.Slice(r * qStride, headDim);
+                            var orow = op.Slice(rho * headDim, headDim);
                             kernels.Scale(orow, corr, orow);
                         }
                     }
-                    // partial[r, c] = Σ_t P[r, t] · V[j0 + t, c]  (V transposed: row c holds V[·, c])
-                    kernels.GemmTile(scores, KeyTile, vTransposed[(kvh * headDim * length + j0)..], length, partial, headDim, bq, headDim, tk);
-                    for (var r = 0; r < bq; r++)
-                    {
-                        var orow = oh.Slice(r * qStride, headDim);
-                        kernels.Add(orow, partial.Slice(r * headDim, headDim), orow);
-                    }
+                    // partial[ρ, c] = Σ_t P[ρ, t] · V[j0 + t, c]  (V transposed: row c holds V[·, c])
+                    kernels.GemmTile(scores, KeyTile, vTransposed[(kvh * headDim * length + j0)..], length, partial, headDim, rows, headDim, tk);
+                    kernels.Add(op[..(rows * headDim)], partial[..(rows * headDim)], op[..(rows * headDim)]);
                 }
                 for (var r = 0; r < bq; r++)
                 {
-                    var orow = oh.Slice(r * qStride, headDim);
-                    kernels.Scale(orow, 1f / rowSum[r], orow);
+                    for (var g = 0; g < group; g++)
+                    {
+                        var rho = r * group + g;
+                        kernels.Scale(op.Slice(rho * headDim, headDim), 1f / rowSum[rho], output.Slice((i0 + r) * qStride + (kvh * group + g) * headDim, headDim));
+                    }
                 }
             }
         }

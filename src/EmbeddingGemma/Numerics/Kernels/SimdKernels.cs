@@ -282,19 +282,62 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
             }
             for (; j < n; j++)
             {
-                for (var ii = i; ii < i + 4; ii++)
-                {
-                    Unsafe.Add(ref cr, (nint)ii * ldc + j) = Dot1(ref Unsafe.Add(ref ar, (nint)ii * lda), ref Unsafe.Add(ref wr, (nint)j * ldw), k);
-                }
+                Tile4x1(ref Unsafe.Add(ref ar, (nint)i * lda), lda, ref Unsafe.Add(ref wr, (nint)j * ldw), ref Unsafe.Add(ref cr, (nint)i * ldc + j), ldc, k);
             }
         }
         for (; i < m; i++)
         {
-            for (var j = 0; j < n; j++)
+            var j = 0;
+            for (; j + 3 <= n; j += 3)
+            {
+                Tile1x3(ref Unsafe.Add(ref ar, (nint)i * lda), ref Unsafe.Add(ref wr, (nint)j * ldw), ldw, ref Unsafe.Add(ref cr, (nint)i * ldc + j), k);
+            }
+            for (; j < n; j++)
             {
                 Unsafe.Add(ref cr, (nint)i * ldc + j) = Dot1(ref Unsafe.Add(ref ar, (nint)i * lda), ref Unsafe.Add(ref wr, (nint)j * ldw), k);
             }
         }
+    }
+
+    // Four rows × one column with independent accumulators: per output exactly Dot1's operations.
+    private static void Tile4x1(ref float a0, int lda, ref float w0, ref float c0, int ldc, int k)
+    {
+        ref var a1 = ref Unsafe.Add(ref a0, lda);
+        ref var a2 = ref Unsafe.Add(ref a0, 2 * lda);
+        ref var a3 = ref Unsafe.Add(ref a0, 3 * lda);
+        TVec c00 = TOps.Zero, c10 = TOps.Zero, c20 = TOps.Zero, c30 = TOps.Zero;
+        nuint t = 0;
+        for (; (int)t + W <= k; t += (nuint)W)
+        {
+            var v0 = TOps.Load(in w0, t);
+            c00 = TOps.Fma(TOps.Load(in a0, t), v0, c00);
+            c10 = TOps.Fma(TOps.Load(in a1, t), v0, c10);
+            c20 = TOps.Fma(TOps.Load(in a2, t), v0, c20);
+            c30 = TOps.Fma(TOps.Load(in a3, t), v0, c30);
+        }
+        c0 = Tail(TOps.Sum(c00), ref a0, ref w0, t, k);
+        Unsafe.Add(ref c0, ldc) = Tail(TOps.Sum(c10), ref a1, ref w0, t, k);
+        Unsafe.Add(ref c0, 2 * ldc) = Tail(TOps.Sum(c20), ref a2, ref w0, t, k);
+        Unsafe.Add(ref c0, 3 * ldc) = Tail(TOps.Sum(c30), ref a3, ref w0, t, k);
+    }
+
+    // One row × three columns with independent accumulators: per output exactly Dot1's operations.
+    private static void Tile1x3(ref float a0, ref float w0, int ldw, ref float c0, int k)
+    {
+        ref var w1 = ref Unsafe.Add(ref w0, ldw);
+        ref var w2 = ref Unsafe.Add(ref w0, 2 * ldw);
+        TVec c00 = TOps.Zero, c01 = TOps.Zero, c02 = TOps.Zero;
+        nuint t = 0;
+        for (; (int)t + W <= k; t += (nuint)W)
+        {
+            var x = TOps.Load(in a0, t);
+            c00 = TOps.Fma(x, TOps.Load(in w0, t), c00);
+            c01 = TOps.Fma(x, TOps.Load(in w1, t), c01);
+            c02 = TOps.Fma(x, TOps.Load(in w2, t), c02);
+        }
+        c0 = Tail(TOps.Sum(c00), ref a0, ref w0, t, k);
+        Unsafe.Add(ref c0, 1) = Tail(TOps.Sum(c01), ref a0, ref w1, t, k);
+        Unsafe.Add(ref c0, 2) = Tail(TOps.Sum(c02), ref a0, ref w2, t, k);
     }
 
     // One output: a single vector accumulator over k, then the tail. Tile4x3 does exactly this per output.
