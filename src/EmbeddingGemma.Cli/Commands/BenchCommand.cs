@@ -32,11 +32,12 @@ internal static class BenchCommand
         var queryRuns = new Option<int>("--query-runs") { Description = "Single 32-token query repetitions (median reported).", DefaultValueFactory = _ => 30 };
         var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document).", DefaultValueFactory = _ => "docs,query,long" };
         var peer = new Option<bool>("--peer") { Description = "Also run llama.cpp side by side (needs a source checkout: delegates to bench/EmbeddingGemma.Benchmarks)." };
+        var rounds = new Option<int>("--rounds") { Description = "With --peer: alternating rounds per type (ours, llama.cpp, ours, ...); each side's best round is reported.", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "Write the results as JSON on stdout." };
         var dir = new Option<string?>("--dir") { Description = "Cache folder for the generated GGUF files (default: .cache/bench in the checkout, else the user cache)." };
         var worker = new Option<string?>("--worker-gguf") { Description = "Internal: measure one GGUF in this process and print one JSON line.", Hidden = true };
         var cmd = new Command("bench", "Benchmark the CPU engine per weight type (tokens/s, query latency, load time, peak RSS).");
-        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, json, dir, worker })
+        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, rounds, json, dir, worker })
         {
             cmd.Options.Add(o);
         }
@@ -61,7 +62,7 @@ internal static class BenchCommand
                 {
                     throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--peer runs the side-by-side benchmark on its own full-size random model with 256-token documents: --model and --doc-tokens are not supported with --peer.");
                 }
-                return await RunPeerAsync(typeList, settings, p.GetValue(dir), ct).ConfigureAwait(false);
+                return await RunPeerAsync(typeList, settings, p.GetValue(dir), Math.Max(1, p.GetValue(rounds)), ct).ConfigureAwait(false);
             }
             return Run(p.GetValue(model), typeList, settings, p.GetValue(dir), p.GetValue(json), ct);
         });
@@ -342,7 +343,7 @@ internal static class BenchCommand
     }
 
     /// <summary><c>--peer</c>: <c>dotnet run -c Release --project bench/EmbeddingGemma.Benchmarks -- side-by-side ...</c>, output streamed.</summary>
-    private static async Task<int> RunPeerAsync(string[] types, Settings s, string? dir, CancellationToken ct)
+    private static async Task<int> RunPeerAsync(string[] types, Settings s, string? dir, int rounds, CancellationToken ct)
     {
         var root = FindCheckout();
         if (root is null)
@@ -352,7 +353,7 @@ internal static class BenchCommand
         }
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = root };
         var args = new List<string> { "run", "-c", "Release", "--project", Path.Combine(root, BenchProject), "--", "side-by-side",
-            "--types", string.Join(',', types), "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--workloads", string.Join(',', s.Workloads) };
+            "--types", string.Join(',', types), "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--workloads", string.Join(',', s.Workloads), "--rounds", rounds.ToString(CultureInfo.InvariantCulture) };
         if (dir is not null)
         {
             args.AddRange(["--dir", Path.GetFullPath(dir)]);

@@ -49,6 +49,7 @@ internal static unsafe class Q8Interleaved
     /// Repacks <paramref name="rows"/> ggml rows (Q4_0 or Q8_0, <paramref name="rowBytes"/> apart in
     /// <paramref name="source"/>) into interleaved nibble planes and fp32 scales; rows past the last are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(GgmlType type, ReadOnlySpan<byte> source, long rowBytes, int rows, int k, Span<byte> panel, Span<float> scales)
     {
         var nbk = k / 32;
@@ -131,6 +132,7 @@ internal static unsafe class Q8Interleaved
     /// <see cref="KernelSet.QuantizeRowQ8"/> (bit for bit: d = fp16(amax/127), q = round_half_even(x·127/amax)) fused
     /// with <see cref="BlockOffsets"/>, all in AVX2 registers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<sbyte> quants, Span<float> scales, int offset, Span<int> offsets)
     {
         var nb = x.Length / 32;
@@ -187,6 +189,7 @@ internal static unsafe class Q8Interleaved
     /// C[i, j] = Σ_b (da[i, b]·dw[j, b])·(Σ_t a[i, 32b + t]·w[j, 32b + t]) for i &lt; m, j &lt; n, where
     /// <paramref name="panel"/>/<paramref name="scales"/> hold rows j in the layout of <see cref="Pack"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Gemm(ReadOnlySpan<sbyte> aq, ReadOnlySpan<float> ad, ReadOnlySpan<int> aoff, ReadOnlySpan<byte> panel, ReadOnlySpan<float> scales,
         int planes, Span<float> c, int ldc, int m, int n, int k)
     {
@@ -223,13 +226,23 @@ internal static unsafe class Q8Interleaved
                 var s1 = ps + (nint)g1 * nbk * Group;
                 var direct = cols == 2 * Group;
                 var i = 0;
-                for (; i + 3 <= m; i += 3)
+                // Q4_0: 3 rows × 16 columns (6 int16 + 6 float accumulators); Q8_0's second plane needs 6 more int32
+                // accumulators, so 2 rows × 16 columns keep everything in the 16 ymm registers.
+                var tileRows = planes == 1 ? 3 : 2;
+                for (; i + tileRows <= m; i += tileRows)
                 {
                     var dst = direct ? pc + (nint)i * ldc + g * Group : pt;
-                    Tile3(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
+                    if (planes == 1)
+                    {
+                        Tile3Q4(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
+                    }
+                    else
+                    {
+                        Tile2Q8(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
+                    }
                     if (!direct)
                     {
-                        for (var r = 0; r < 3; r++)
+                        for (var r = 0; r < tileRows; r++)
                         {
                             new ReadOnlySpan<float>(pt + r * 2 * Group, cols).CopyTo(new Span<float>(pc + (nint)(i + r) * ldc + g * Group, cols));
                         }
@@ -268,6 +281,7 @@ internal static unsafe class Q8Interleaved
         Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(isum, Avx2.BroadcastScalarToVector256(aoff))), Avx.LoadVector256(ws) * Avx.BroadcastScalarToVector256(ad), acc);
 
     // One activation row × 16 columns: the reference sequence of operations for every output.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1(Args x, byte* a, float* ad, int* ao, byte* w0, byte* w1, float* s0, float* s1, float* c)
     {
         Vector256<float> f0 = default, f1 = default;
@@ -298,63 +312,59 @@ internal static unsafe class Q8Interleaved
     }
 
     // Three activation rows × 16 columns sharing every weight load; per output exactly the operations of Tile1.
-    private static void Tile3(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Dot4(Vector256<short> acc, Vector256<byte> w, Vector256<sbyte> a) => Avx2.Add(acc, Avx2.MultiplyAddAdjacent(w, a));
+
+    // Step with the row's offset and scale already broadcast (shared by the row's two column groups).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step(Vector256<float> acc, Vector256<int> isum, Vector256<int> off, Vector256<float> da, float* ws) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(isum, off)), Avx.LoadVector256(ws) * da, acc);
+
+    // Q4_0: three activation rows × 16 columns sharing every weight load; per output exactly the operations of Tile1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile3Q4(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
     {
         var k = x.K;
         var nbk = x.Nbk;
         var a1 = a0 + k;
         var a2 = a0 + 2 * k;
+        var one = Vector256.Create((short)1);
         Vector256<float> f00 = default, f01 = default, f10 = default, f11 = default, f20 = default, f21 = default;
         for (var b = 0; b < nbk; b++)
         {
-            Vector256<int> i00 = default, i01 = default, i10 = default, i11 = default, i20 = default, i21 = default;
+            var u = w0 + b * BlockBytes;
+            var v = w1 + b * BlockBytes;
             var ab = 32 * b;
-            for (var p = 0; p < x.Planes; p++)
+            Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default;
+            for (var q = 0; q < 8; q++)
             {
-                var u = w0 + (nint)p * x.PlaneBytes + b * BlockBytes;
-                var v = w1 + (nint)p * x.PlaneBytes + b * BlockBytes;
-                Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default;
-                for (var q = 0; q < 8; q += 2)
-                {
-                    var wu = Avx.LoadVector256(u + 32 * q);
-                    var wv = Avx.LoadVector256(v + 32 * q);
-                    var xa = Quad(a0 + ab + 4 * q);
-                    t00 = Avx2.Add(t00, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t01 = Avx2.Add(t01, Avx2.MultiplyAddAdjacent(wv, xa));
-                    xa = Quad(a1 + ab + 4 * q);
-                    t10 = Avx2.Add(t10, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t11 = Avx2.Add(t11, Avx2.MultiplyAddAdjacent(wv, xa));
-                    xa = Quad(a2 + ab + 4 * q);
-                    t20 = Avx2.Add(t20, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t21 = Avx2.Add(t21, Avx2.MultiplyAddAdjacent(wv, xa));
-                    wu = Avx.LoadVector256(u + 32 * q + 32);
-                    wv = Avx.LoadVector256(v + 32 * q + 32);
-                    xa = Quad(a0 + ab + 4 * q + 4);
-                    t00 = Avx2.Add(t00, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t01 = Avx2.Add(t01, Avx2.MultiplyAddAdjacent(wv, xa));
-                    xa = Quad(a1 + ab + 4 * q + 4);
-                    t10 = Avx2.Add(t10, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t11 = Avx2.Add(t11, Avx2.MultiplyAddAdjacent(wv, xa));
-                    xa = Quad(a2 + ab + 4 * q + 4);
-                    t20 = Avx2.Add(t20, Avx2.MultiplyAddAdjacent(wu, xa));
-                    t21 = Avx2.Add(t21, Avx2.MultiplyAddAdjacent(wv, xa));
-                }
-                var mult = Mult(p, x.Planes);
-                i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(t00, mult));
-                i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(t01, mult));
-                i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(t10, mult));
-                i11 = Avx2.Add(i11, Avx2.MultiplyAddAdjacent(t11, mult));
-                i20 = Avx2.Add(i20, Avx2.MultiplyAddAdjacent(t20, mult));
-                i21 = Avx2.Add(i21, Avx2.MultiplyAddAdjacent(t21, mult));
+                var wu = Avx.LoadVector256(u + 32 * q);
+                var wv = Avx.LoadVector256(v + 32 * q);
+                var o = ab + 4 * q;
+                var x0 = Quad(a0 + o);
+                t00 = Dot4(t00, wu, x0);
+                t01 = Dot4(t01, wv, x0);
+                var x1 = Quad(a1 + o);
+                t10 = Dot4(t10, wu, x1);
+                t11 = Dot4(t11, wv, x1);
+                var x2 = Quad(a2 + o);
+                t20 = Dot4(t20, wu, x2);
+                t21 = Dot4(t21, wv, x2);
             }
             var sw0 = s0 + b * Group;
             var sw1 = s1 + b * Group;
-            f00 = Step(f00, i00, ao0 + b, ad0 + b, sw0);
-            f01 = Step(f01, i01, ao0 + b, ad0 + b, sw1);
-            f10 = Step(f10, i10, ao0 + nbk + b, ad0 + nbk + b, sw0);
-            f11 = Step(f11, i11, ao0 + nbk + b, ad0 + nbk + b, sw1);
-            f20 = Step(f20, i20, ao0 + 2 * nbk + b, ad0 + 2 * nbk + b, sw0);
-            f21 = Step(f21, i21, ao0 + 2 * nbk + b, ad0 + 2 * nbk + b, sw1);
+            var off = Avx2.BroadcastScalarToVector256(ao0 + b);
+            var da = Avx.BroadcastScalarToVector256(ad0 + b);
+            f00 = Step(f00, Avx2.MultiplyAddAdjacent(t00, one), off, da, sw0);
+            f01 = Step(f01, Avx2.MultiplyAddAdjacent(t01, one), off, da, sw1);
+            off = Avx2.BroadcastScalarToVector256(ao0 + nbk + b);
+            da = Avx.BroadcastScalarToVector256(ad0 + nbk + b);
+            f10 = Step(f10, Avx2.MultiplyAddAdjacent(t10, one), off, da, sw0);
+            f11 = Step(f11, Avx2.MultiplyAddAdjacent(t11, one), off, da, sw1);
+            off = Avx2.BroadcastScalarToVector256(ao0 + 2 * nbk + b);
+            da = Avx.BroadcastScalarToVector256(ad0 + 2 * nbk + b);
+            f20 = Step(f20, Avx2.MultiplyAddAdjacent(t20, one), off, da, sw0);
+            f21 = Step(f21, Avx2.MultiplyAddAdjacent(t21, one), off, da, sw1);
         }
         Avx.Store(c, f00);
         Avx.Store(c + Group, f01);
@@ -362,5 +372,77 @@ internal static unsafe class Q8Interleaved
         Avx.Store(c + ldc + Group, f11);
         Avx.Store(c + 2 * ldc, f20);
         Avx.Store(c + 2 * ldc + Group, f21);
+    }
+
+    // Q8_0 (two nibble planes): two activation rows × 16 columns; per output exactly the operations of Tile1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile2Q8(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
+    {
+        var k = x.K;
+        var nbk = x.Nbk;
+        var planeBytes = x.PlaneBytes;
+        var a1 = a0 + k;
+        var one = Vector256.Create((short)1);
+        var sixteen = Vector256.Create((short)16);
+        Vector256<float> f00 = default, f01 = default, f10 = default, f11 = default;
+        for (var b = 0; b < nbk; b++)
+        {
+            var u = w0 + b * BlockBytes;
+            var v = w1 + b * BlockBytes;
+            var ab = 32 * b;
+            Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default;
+            for (var q = 0; q < 8; q++)
+            {
+                var wu = Avx.LoadVector256(u + 32 * q);
+                var wv = Avx.LoadVector256(v + 32 * q);
+                var o = ab + 4 * q;
+                var x0 = Quad(a0 + o);
+                t00 = Dot4(t00, wu, x0);
+                t01 = Dot4(t01, wv, x0);
+                var x1 = Quad(a1 + o);
+                t10 = Dot4(t10, wu, x1);
+                t11 = Dot4(t11, wv, x1);
+            }
+            var i00 = Avx2.MultiplyAddAdjacent(t00, sixteen);
+            var i01 = Avx2.MultiplyAddAdjacent(t01, sixteen);
+            var i10 = Avx2.MultiplyAddAdjacent(t10, sixteen);
+            var i11 = Avx2.MultiplyAddAdjacent(t11, sixteen);
+            u += planeBytes;
+            v += planeBytes;
+            t00 = default;
+            t01 = default;
+            t10 = default;
+            t11 = default;
+            for (var q = 0; q < 8; q++)
+            {
+                var wu = Avx.LoadVector256(u + 32 * q);
+                var wv = Avx.LoadVector256(v + 32 * q);
+                var o = ab + 4 * q;
+                var x0 = Quad(a0 + o);
+                t00 = Dot4(t00, wu, x0);
+                t01 = Dot4(t01, wv, x0);
+                var x1 = Quad(a1 + o);
+                t10 = Dot4(t10, wu, x1);
+                t11 = Dot4(t11, wv, x1);
+            }
+            i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(t00, one));
+            i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(t01, one));
+            i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(t10, one));
+            i11 = Avx2.Add(i11, Avx2.MultiplyAddAdjacent(t11, one));
+            var sw0 = s0 + b * Group;
+            var sw1 = s1 + b * Group;
+            var off = Avx2.BroadcastScalarToVector256(ao0 + b);
+            var da = Avx.BroadcastScalarToVector256(ad0 + b);
+            f00 = Step(f00, i00, off, da, sw0);
+            f01 = Step(f01, i01, off, da, sw1);
+            off = Avx2.BroadcastScalarToVector256(ao0 + nbk + b);
+            da = Avx.BroadcastScalarToVector256(ad0 + nbk + b);
+            f10 = Step(f10, i10, off, da, sw0);
+            f11 = Step(f11, i11, off, da, sw1);
+        }
+        Avx.Store(c, f00);
+        Avx.Store(c + Group, f01);
+        Avx.Store(c + ldc, f10);
+        Avx.Store(c + ldc + Group, f11);
     }
 }

@@ -23,6 +23,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
 
     private static int W => TOps.Count;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         Check.SameLength(x.Length, y.Length, nameof(y));
@@ -54,6 +55,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
@@ -72,6 +74,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
     {
         Check.SameLength(x.Length, y.Length, nameof(y));
@@ -91,6 +94,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Scale(ReadOnlySpan<float> x, float scale, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
@@ -111,6 +115,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override float Max(ReadOnlySpan<float> x)
     {
         ref var xr = ref MemoryMarshal.GetReference(x);
@@ -143,6 +148,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         return 1f / MathF.Sqrt(ss / n + eps);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination)
     {
         Check.SameLength(x.Length, gain.Length, nameof(gain));
@@ -164,6 +170,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RmsNormAddTo(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> residual)
     {
         Check.SameLength(x.Length, gain.Length, nameof(gain));
@@ -185,6 +192,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void GeluTanhMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination)
     {
         Check.SameLength(gate.Length, up.Length, nameof(up));
@@ -214,6 +222,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RopeNeox(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         var h = cos.Length;
@@ -241,6 +250,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override float ExpShifted(ReadOnlySpan<float> x, float shift, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
@@ -266,6 +276,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void GemmTile(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> w, int ldw, Span<float> c, int ldc, int m, int n, int k)
     {
         CheckGemm(a.Length, lda, w.Length, ldw, c.Length, ldc, m, n, k);
@@ -300,6 +311,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     // Four rows × one column with independent accumulators: per output exactly Dot1's operations.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1(ref float a0, int lda, ref float w0, ref float c0, int ldc, int k)
     {
         ref var a1 = ref Unsafe.Add(ref a0, lda);
@@ -322,6 +334,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     // One row × three columns with independent accumulators: per output exactly Dot1's operations.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x3(ref float a0, ref float w0, int ldw, ref float c0, int k)
     {
         ref var w1 = ref Unsafe.Add(ref w0, ldw);
@@ -363,6 +376,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x3(ref float a0, int lda, ref float w0, int ldw, ref float c0, int ldc, int k)
     {
         ref var a1 = ref Unsafe.Add(ref a0, lda);
@@ -406,6 +420,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         Unsafe.Add(ref r3, 2) = Tail(TOps.Sum(c32), ref a3, ref w2, t, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void QuantizeRowQ8(ReadOnlySpan<float> x, Span<sbyte> quants, Span<float> scales)
     {
         if (x.Length % 32 != 0)
@@ -455,6 +470,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void GemmQ8Tile(ReadOnlySpan<sbyte> aq, ReadOnlySpan<float> ad, ReadOnlySpan<sbyte> wq, ReadOnlySpan<float> wd, Span<float> c, int ldc, int m, int n, int k)
     {
         CheckQ8(aq.Length, ad.Length, wq.Length, wd.Length, c.Length, ldc, m, n, k);
@@ -468,6 +484,7 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Bf16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         Check.SameLength(source.Length, destination.Length, nameof(destination));
