@@ -409,13 +409,13 @@ public sealed class WeightMatrix
                 if (Type == GgmlType.Q8_0)
                 {
                     var blk = bytes.Slice(34 * b, 34);
-                    scales[r * nbk + b] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(blk));
+                    scales[r * nbk + b] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
                     MemoryMarshal.Cast<byte, sbyte>(blk.Slice(2, 32)).CopyTo(dst);
                 }
                 else
                 {
                     var blk = bytes.Slice(18 * b, 18);
-                    scales[r * nbk + b] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(blk));
+                    scales[r * nbk + b] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
                     var v = Vector128.Create(blk.Slice(2, 16));
                     var lo = (v & mask).AsSByte() - eight;
                     var hi = Vector128.ShiftRightLogical(v, 4).AsSByte() - eight;

@@ -107,10 +107,11 @@ internal static class WorkSplitter
                 {
                     _error ??= ExceptionDispatchInfo.Capture(e);
                 }
+                // Never Sleep(1) here (SpinWait's default): a millisecond per region would dwarf a short query's work.
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _pending) > 0)
                 {
-                    spin.SpinOnce();
+                    spin.SpinOnce(sleep1Threshold: -1);
                 }
                 _error?.Throw();
                 return true;

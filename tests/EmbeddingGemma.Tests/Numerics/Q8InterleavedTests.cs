@@ -130,3 +130,17 @@ public class Q8InterleavedTests
 
     private static KernelSet ScalarKernelsFor() => KernelCatalog.Get(KernelVariant.Scalar);
 }
+
+public class HalfConversionTests
+{
+    [Fact]
+    public void F16ToFloat_equals_the_Half_conversion_for_all_65536_patterns()
+    {
+        for (var b = 0; b <= ushort.MaxValue; b++)
+        {
+            var expected = (float)BitConverter.UInt16BitsToHalf((ushort)b);
+            var got = ScalarQuant.F16ToFloat((ushort)b);
+            Assert.True(float.IsNaN(expected) ? float.IsNaN(got) : BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(got), $"bits 0x{b:X4}: {expected:R} vs {got:R}");
+        }
+    }
+}

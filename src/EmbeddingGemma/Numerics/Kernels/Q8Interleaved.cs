@@ -4,6 +4,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
+using EmbeddingGemma.Numerics.Quantization;
+
 namespace EmbeddingGemma.Numerics.Kernels;
 
 /// <summary>
@@ -82,7 +84,7 @@ internal static unsafe class Q8Interleaved
                     if (type == GgmlType.Q4_0)
                     {
                         var blk = source.Slice((int)(r * rowBytes) + 18 * b, 18);
-                        scales[(g * nbk + b) * Group + rr] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(blk));
+                        scales[(g * nbk + b) * Group + rr] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
                         var v = Vector128.Create(blk.Slice(2, 16));
                         // Elements 0..15 are the low nibbles (quads 0..3), 16..31 the high nibbles (quads 4..7).
                         Scatter(ref dst, (v & mask).AsUInt32(), 0);
@@ -91,7 +93,7 @@ internal static unsafe class Q8Interleaved
                     else
                     {
                         var blk = source.Slice((int)(r * rowBytes) + 34 * b, 34);
-                        scales[(g * nbk + b) * Group + rr] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(blk));
+                        scales[(g * nbk + b) * Group + rr] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
                         var lo16 = Vector128.Create(blk.Slice(2, 16)) ^ flip;
                         var hi16 = Vector128.Create(blk.Slice(18, 16)) ^ flip;
                         ref var lo = ref Unsafe.Add(ref dst, k * Group);

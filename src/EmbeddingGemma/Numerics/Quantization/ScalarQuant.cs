@@ -24,7 +24,16 @@ public static partial class ScalarQuant
     }
 
     /// <summary>IEEE half bits to float32.</summary>
-    public static float F16ToFloat(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
+    public static float F16ToFloat(ushort bits)
+    {
+        // Normal numbers by moving the bits (exact); zero, subnormals, infinities and NaN through Half.
+        var em = bits & 0x7FFFu;
+        if (em is >= 0x0400u and < 0x7C00u)
+        {
+            return BitConverter.UInt32BitsToSingle(((bits & 0x8000u) << 16) | ((em << 13) + (112u << 23)));
+        }
+        return (float)BitConverter.UInt16BitsToHalf(bits);
+    }
 
     /// <summary>Float32 to IEEE half bits, round-to-nearest-even (as F16C / ggml_fp32_to_fp16).</summary>
     public static ushort FloatToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
