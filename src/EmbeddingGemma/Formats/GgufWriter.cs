@@ -25,6 +25,13 @@ public sealed class GgufWriter
     public GgufWriter AddFloats(string key, IReadOnlyList<float> values) => Add(key, GgufValueType.Array, values.ToArray(), GgufValueType.Float32);
     public GgufWriter AddInts(string key, IReadOnlyList<int> values) => Add(key, GgufValueType.Array, values.ToArray(), GgufValueType.Int32);
 
+    /// <summary>Adds a metadata value as read from another file (<see cref="GgufFile.Metadata"/>), e.g. to rewrite a GGUF.</summary>
+    public GgufWriter AddValue(string key, GgufValue value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return Add(key, value.Type, value.Value, value.ElementType);
+    }
+
     private GgufWriter Add(string key, GgufValueType type, object value, GgufValueType elementType = GgufValueType.UInt8)
     {
         _kv.RemoveAll(k => k.Key == key);

@@ -140,21 +140,39 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public void UnsupportedTensorTypeNamesTensorAndType()
+    public void UnsupportedTensorTypeInAWholeModelNamesTensorAndType()
     {
-        var ckpt = RandomModel.Create("tiny", 3);
-        var path = Path.Combine(TestPaths.NewTempDir(), "q.gguf");
-        var w = new GgufWriter();
-        w.AddString("general.architecture", "gemma-embedding");
-        w.AddRawTensor("blk.0.attn_q.weight", GgmlType.Q2_K, [1, 256], new byte[GgmlTypeInfo.BlockBytes(GgmlType.Q2_K)]);
-        w.Write(path);
-        using var g = GgufFile.Open(path);
-        if (TensorFileExtensions.IsDequantizable(GgmlType.Q2_K))
+        // A complete tiny GGUF, rewritten with one tensor stored as Q8_K (a type llama.cpp uses only for activations):
+        // loading the model must fail naming that tensor and type, not crash or give vectors.
+        var path = Path.Combine(TestPaths.NewTempDir(), "q8k.gguf");
+        const string victim = "dense_3.weight";
+        using (var g = GgufFile.Open(TinyModels.Default.GgufPath))
         {
-            return; // a later ScalarQuant learned Q2_K; nothing unsupported to show with this type
+            var w = new GgufWriter();
+            foreach (var (key, value) in g.Metadata)
+            {
+                w.AddValue(key, value);
+            }
+            var found = false;
+            foreach (var t in g.Tensors.Values)
+            {
+                var shape = t.Shape;   // PyTorch order, as the writer takes it
+                if (t.Name == victim)
+                {
+                    found = true;
+                    Assert.Equal(0, shape[^1] % 256);
+                    w.AddRawTensor(t.Name, GgmlType.Q8_K, shape, new byte[GgmlTypeInfo.RowBytes(GgmlType.Q8_K, shape.Aggregate(1L, (a, b) => a * b))]);
+                }
+                else
+                {
+                    w.AddRawTensor(t.Name, t.Type, shape, g.GetBytes(t).ToArray());
+                }
+            }
+            Assert.True(found, $"the tiny GGUF has no {victim}");
+            w.Write(path);
         }
-        Fails(() => g.ReadFloats("blk.0.attn_q.weight"), ErrorKind.Unsupported, "blk.0.attn_q.weight", "Q2_K");
-        Assert.NotNull(ckpt);
+        Fails(() => EmbeddingGemmaModel.Load(path).Dispose(), ErrorKind.Unsupported, victim, "Q8_K");
+        Fails(() => EmbeddingGemma.Model.Fast.FastSequenceEncoder.OpenGguf(path).Dispose(), ErrorKind.Unsupported, victim, "Q8_K");
     }
 
     [Fact]
