@@ -26,7 +26,7 @@ internal static class Orchestrator
         }
         var types = Arg("--types", "f32,bf16,q8_0,q4_0").Split(',', StringSplitOptions.RemoveEmptyEntries);
         var threads = int.Parse(Arg("--threads", KernelCatalog.DefaultThreads.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        var workloads = Arg("--workloads", "docs,query,long");
+        var workloads = Arg("--workloads", "docs,query,long,batch");
         var rounds = Math.Max(1, int.Parse(Arg("--rounds", "2"), CultureInfo.InvariantCulture));
         var dir = Path.GetFullPath(Arg("--dir", Path.Combine(".cache", "bench")));
         Directory.CreateDirectory(dir);
@@ -96,7 +96,7 @@ internal static class Orchestrator
     private static Dictionary<string, JsonElement> Best(List<Dictionary<string, JsonElement>> runs)
     {
         var best = new Dictionary<string, JsonElement>(runs[0]);
-        foreach (var key in new[] { "docs_tokens_per_s", "query_median_ms", "long_s", "load_s", "peak_rss_mb" })
+        foreach (var key in new[] { "docs_tokens_per_s", "query_median_ms", "long_s", "batch_s", "load_s", "peak_rss_mb" })
         {
             var values = runs.Select(r => Num(r, key)).Where(v => v is not null).Select(v => v!.Value).ToList();
             if (values.Count == 0)
@@ -121,16 +121,16 @@ internal static class Orchestrator
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
         Console.WriteLine($"Machine: {cpu ?? "?"}, {Environment.ProcessorCount} logical CPUs, kernels {KernelCatalog.Default.Variant}, {threads} threads, load average at end: {load}");
         Console.WriteLine($"Model: full-size random EmbeddingGemma shapes (24 layers, hidden 768, FFN 1152, 3 heads / 1 KV head of 256, Dense 3072) from RandomModel.Create(\"full\", 42); its synthetic tokenizer gives a small vocabulary, so the embedding table is small.");
-        Console.WriteLine($"Workloads: {Workloads.Docs} × {Workloads.DocTokens}-token documents; {Workloads.QueryTokens}-token query (median of {Workloads.QueryRuns}); one {Workloads.LongTokens}-token document. Each side: best of {rounds} alternating rounds.");
+        Console.WriteLine($"Workloads: {Workloads.Docs} × {Workloads.DocTokens}-token documents; {Workloads.QueryTokens}-token query (median of {Workloads.QueryRuns}); one {Workloads.LongTokens}-token document; a batch of {Workloads.BatchInputs} inputs of 4-40 tokens in one call. Peak RSS covers every workload of the run. Each side: best of {rounds} alternating rounds.");
         Console.WriteLine();
-        Console.WriteLine("| weights | docs tok/s ours | llama.cpp | ratio | query ms ours | llama.cpp | ratio | 2048-tok s ours | llama.cpp | load s ours | llama.cpp | peak RSS MB ours | llama.cpp | cos(ours, llama.cpp) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| weights | docs tok/s ours | llama.cpp | ratio | query ms ours | llama.cpp | ratio | 2048-tok s ours | llama.cpp | batch-256 s ours | llama.cpp | load s ours | llama.cpp | peak RSS MB ours | llama.cpp | cos(ours, llama.cpp) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (type, o, l) in rows)
         {
             var cos = Cos(o, l);
             Console.WriteLine($"| {type} | {F(Num(o, "docs_tokens_per_s"), "F0")} | {F(Num(l, "docs_tokens_per_s"), "F0")} | {Ratio(Num(o, "docs_tokens_per_s"), Num(l, "docs_tokens_per_s"))} "
                 + $"| {F(Num(o, "query_median_ms"), "F1")} | {F(Num(l, "query_median_ms"), "F1")} | {Ratio(Num(o, "query_median_ms"), Num(l, "query_median_ms"))} "
-                + $"| {F(Num(o, "long_s"), "F2")} | {F(Num(l, "long_s"), "F2")} | {F(Num(o, "load_s"), "F2")} | {F(Num(l, "load_s"), "F2")} "
+                + $"| {F(Num(o, "long_s"), "F2")} | {F(Num(l, "long_s"), "F2")} | {F(Num(o, "batch_s"), "F2")} | {F(Num(l, "batch_s"), "F2")} | {F(Num(o, "load_s"), "F2")} | {F(Num(l, "load_s"), "F2")} "
                 + $"| {F(Num(o, "peak_rss_mb"), "F0")} | {F(Num(l, "peak_rss_mb"), "F0")} | {cos} |");
         }
     }

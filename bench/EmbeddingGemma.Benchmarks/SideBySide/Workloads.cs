@@ -7,7 +7,7 @@ namespace EmbeddingGemma.Benchmarks.SideBySide;
 /// <summary>The three workloads of the side-by-side benchmark, with the same token ids for both engines.</summary>
 internal static class Workloads
 {
-    public const int DocTokens = 256, QueryTokens = 32, LongTokens = 2048;
+    public const int DocTokens = 256, QueryTokens = 32, LongTokens = 2048, BatchInputs = 256;
 
     /// <summary>Documents in the throughput workload (64 by default; EMBEDDINGGEMMA_BENCH_DOCS overrides).</summary>
     public static int Docs => int.TryParse(Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_BENCH_DOCS"), out var d) && d > 0 ? d : 64;
@@ -34,6 +34,9 @@ internal static class Workloads
     public static int[] Query(int vocab) => Ids(7, QueryTokens, vocab);
 
     public static int[] Long(int vocab) => Ids(9, LongTokens, vocab);
+
+    /// <summary>The batch workload: 256 short inputs of 4..40 tokens (mixed lengths) in one call.</summary>
+    public static int[][] Batch(int vocab) => Enumerable.Range(0, BatchInputs).Select(i => Ids(1000 + i, 4 + i * 7 % 37, vocab)).ToArray();
 
     /// <summary>Peak resident set of this process (VmHWM), MB; 0 where /proc is absent.</summary>
     public static double PeakRssMb()
@@ -93,6 +96,13 @@ internal static class Workloads
             var sw = Stopwatch.StartNew();
             embed([longDoc]);
             result["long_s"] = sw.Elapsed.TotalSeconds;
+        }
+        if (which.Contains("batch", StringComparison.Ordinal))
+        {
+            var batch = Batch(vocab);
+            var sw = Stopwatch.StartNew();
+            embed(batch);
+            result["batch_s"] = sw.Elapsed.TotalSeconds;
         }
         result["peak_rss_mb"] = PeakRssMb();
         Console.WriteLine(JsonSerializer.Serialize(result));

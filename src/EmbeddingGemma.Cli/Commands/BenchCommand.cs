@@ -11,14 +11,14 @@ namespace EmbeddingGemma.Cli.Commands;
 
 /// <summary>
 /// <c>embeddinggemma bench [--model &lt;folder|gguf&gt;] [--types f32,bf16,q8_0,q4_0] [--threads N] [--docs N]
-/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long] [--peer] [--json]</c>: measures our engine per
+/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer] [--rounds N] [--json]</c>: measures our engine per
 /// weight type, each type in its own child process of this tool (so peak RSS is per type), with fixed token ids.
 /// With <c>--peer</c> it delegates to the side-by-side benchmark (llama.cpp) of a source checkout.
 /// </summary>
 internal static class BenchCommand
 {
     private static readonly string[] ValidTypes = ["f32", "bf16", "f16", "q8_0", "q4_0"];
-    private static readonly string[] ValidWorkloads = ["docs", "query", "long"];
+    private static readonly string[] ValidWorkloads = ["docs", "query", "long", "batch"];
     private const int QueryTokens = 32, LongTokens = 2048;
     private const string BenchProject = "bench/EmbeddingGemma.Benchmarks/EmbeddingGemma.Benchmarks.csproj";
 
@@ -30,7 +30,7 @@ internal static class BenchCommand
         var docs = new Option<int>("--docs") { Description = "Documents in the throughput workload.", DefaultValueFactory = _ => 64 };
         var docTokens = new Option<int>("--doc-tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 256 };
         var queryRuns = new Option<int>("--query-runs") { Description = "Single 32-token query repetitions (median reported).", DefaultValueFactory = _ => 30 };
-        var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document).", DefaultValueFactory = _ => "docs,query,long" };
+        var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document), batch (256 inputs of 4-40 tokens in one call; peak RSS covers it).", DefaultValueFactory = _ => "docs,query,long,batch" };
         var peer = new Option<bool>("--peer") { Description = "Also run llama.cpp side by side (needs a source checkout: delegates to bench/EmbeddingGemma.Benchmarks)." };
         var rounds = new Option<int>("--rounds") { Description = "With --peer: alternating rounds per type (ours, llama.cpp, ours, ...); each side's best round is reported.", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "Write the results as JSON on stdout." };
@@ -287,6 +287,13 @@ internal static class BenchCommand
             Embed([longDoc]);
             result["long_s"] = sw.Elapsed.TotalSeconds;
         }
+        if (s.Workloads.Contains("batch"))
+        {
+            var batch = Enumerable.Range(0, 256).Select(i => Ids(1000 + i, 4 + i * 7 % 37, vocab)).ToArray();
+            sw.Restart();
+            Embed(batch);
+            result["batch_s"] = sw.Elapsed.TotalSeconds;
+        }
         result["peak_rss_mb"] = PeakRssMb();
         return result;
     }
@@ -328,11 +335,11 @@ internal static class BenchCommand
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         string F(Dictionary<string, object> r, string k, string fmt) => r.TryGetValue(k, out var v) && v is double d ? d.ToString(fmt, CultureInfo.InvariantCulture) : "–";
-        var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", $"{LongTokens}-tok s", "load s", "peak RSS MB", "file MB");
+        var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", $"{LongTokens}-tok s", "batch-256 s", "load s", "peak RSS MB", "file MB");
         table.Title = new TableTitle(Markup.Escape($"EmbeddingGemma.NET bench: {model}"));
         foreach (var r in results)
         {
-            table.AddRow(Markup.Escape(r["type"].ToString()!.ToUpperInvariant()), F(r, "docs_tokens_per_s", "F0"), F(r, "query_median_ms", "F1"), F(r, "long_s", "F2"),
+            table.AddRow(Markup.Escape(r["type"].ToString()!.ToUpperInvariant()), F(r, "docs_tokens_per_s", "F0"), F(r, "query_median_ms", "F1"), F(r, "long_s", "F2"), F(r, "batch_s", "F2"),
                 F(r, "load_s", "F2"), F(r, "peak_rss_mb", "F0"), F(r, "file_mb", "F0"));
         }
         console.Write(table);
