@@ -20,7 +20,8 @@ public static class EvaluationRunner
         int batchSize = 32,
         Action<string>? log = null,
         IProgress<EncodingProgress>? encodeProgress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool shuffleLabels = false)
     {
         dimensions ??= DefaultDimensions;
         var reports = new List<ModelReport>();
@@ -28,7 +29,7 @@ public static class EvaluationRunner
         {
             var sw = Stopwatch.StartNew();
             var cache = model.Generator is null ? null : new EmbeddingCache(model.Generator, batchSize, encodeProgress);
-            var context = new EvalContext(model, dimensions, cache, seed);
+            var context = new EvalContext(model, dimensions, cache, seed) { ShuffleLabels = shuffleLabels };
             var results = new List<TaskResult>();
             foreach (var task in tasks)
             {

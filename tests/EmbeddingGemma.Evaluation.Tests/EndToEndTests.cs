@@ -86,6 +86,27 @@ public class EndToEndTests
         Assert.Contains("Mean (TaskType)", ReportTable.Render(report));
     }
 
+    private static EvalModel Bm25() => BaselineModels.TryCreate("bm25", out var m) ? m! : throw new InvalidOperationException("bm25 baseline missing");
+
+    [Fact]
+    public async Task With_labels_shuffled_even_bag_of_words_and_bm25_fall_to_chance()
+    {
+        // The label-permutation control (eval --shuffle-labels): the same texts and embeddings, gold labels moved to
+        // other items. Models that are clearly above chance on the real labels (test above) must drop to chance.
+        var tasks = BuiltinTasks.Resolve("all", Root);
+        var report = await EvaluationRunner.RunAsync(
+            [EvalModel.FromGenerator("bow", new BagOfWordsEmbeddingGenerator(128)), Bm25()], tasks, [128], Root, shuffleLabels: true);
+        foreach (var model in report.Models)
+        {
+            foreach (var r in model.Tasks.Where(t => t.Scores.Count > 0))
+            {
+                var score = r.Scores[0].MainScore;
+                double chance = r.ChanceLevel!.Value;
+                Assert.True(score <= chance + NearChanceTolerance(r.Type), $"{model.Name} {r.Task} (shuffled): {r.MainMetric} {score:F4} vs chance {chance:F4}");
+            }
+        }
+    }
+
     [Fact]
     public async Task Bm25_on_scifact_is_near_the_published_beir_number()
     {

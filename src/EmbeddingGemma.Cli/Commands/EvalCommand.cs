@@ -30,7 +30,8 @@ internal static class EvalCommand
         var seed = new Option<int>("--seed") { Description = "Seed for few-shot sampling, k-means and chance levels.", DefaultValueFactory = _ => 42 };
         var batch = new Option<int>("--batch-size") { Description = "Texts per embedding call.", DefaultValueFactory = _ => 32 };
         var list = new Option<bool>("--list-tasks") { Description = "List the built-in tasks and exit." };
-        foreach (var o in new Option[] { models, tasks, dimensions, output, plotPath, dataDir, seed, batch, list })
+        var shuffle = new Option<bool>("--shuffle-labels") { Description = "Control run: permute every task's gold labels (seeded, distribution kept); any model must then score at chance, which checks that nothing leaks labels." };
+        foreach (var o in new Option[] { models, tasks, dimensions, output, plotPath, dataDir, seed, batch, list, shuffle })
         {
             command.Options.Add(o);
         }
@@ -56,9 +57,10 @@ internal static class EvalCommand
             var dims = ParseDimensions(p.GetValue(dimensions)!);
             var resolvedTasks = BuiltinTasks.Resolve(taskSpec, root);
             var evalModels = modelSpecs.Select(ResolveModel).ToList();
-            await Console.Error.WriteLineAsync($"eval: {evalModels.Count} model(s), {resolvedTasks.Count} task(s), sizes {string.Join(",", dims)}, data {root ?? "(none)"}").ConfigureAwait(false);
+            var shuffled = p.GetValue(shuffle);
+            await Console.Error.WriteLineAsync($"eval: {evalModels.Count} model(s), {resolvedTasks.Count} task(s), sizes {string.Join(",", dims)}, data {root ?? "(none)"}{(shuffled ? "; LABELS SHUFFLED (control run: expect chance)" : "")}").ConfigureAwait(false);
             var report = await EvaluationRunner.RunAsync(evalModels, resolvedTasks, dims, root, p.GetValue(seed), p.GetValue(batch),
-                line => Console.Error.WriteLine(line), null, ct).ConfigureAwait(false);
+                line => Console.Error.WriteLine(line), null, ct, shuffled).ConfigureAwait(false);
             await Console.Error.WriteLineAsync().ConfigureAwait(false);
             await Console.Error.WriteAsync(ReportTable.Render(report)).ConfigureAwait(false);
             var outPath = p.GetValue(output);

@@ -54,7 +54,7 @@ public sealed class ClassificationTask : EvalTask
 
     protected override async Task<(IReadOnlyList<DimensionScore>, double?, string?)> RunCoreAsync(EvalContext context, CancellationToken cancellationToken)
     {
-        var ds = _load();
+        var ds = context.Prepare(_load());
         var labelIds = ds.Train.Select(t => t.Label).Concat(ds.Test.Select(t => t.Label)).Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal).Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i, StringComparer.Ordinal);
         var trainLabels = ds.Train.Select(t => t.Label).ToList();

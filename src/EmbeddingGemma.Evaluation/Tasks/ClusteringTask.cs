@@ -27,7 +27,7 @@ public sealed class ClusteringTask : EvalTask
 
     protected override async Task<(IReadOnlyList<DimensionScore>, double?, string?)> RunCoreAsync(EvalContext context, CancellationToken cancellationToken)
     {
-        var ds = _load();
+        var ds = context.Prepare(_load());
         var ids = ds.Items.Select(i => i.Label).Distinct(StringComparer.Ordinal).Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i, StringComparer.Ordinal);
         var gold = ds.Items.Select(i => ids[i.Label]).ToArray();
         int k = ids.Count;

@@ -34,6 +34,21 @@ public sealed class EvalContext
 
     public int Seed { get; }
 
+    /// <summary>The label-permutation control: tasks permute their gold labels (<see cref="LabelShuffle"/>) before scoring.</summary>
+    public bool ShuffleLabels { get; init; }
+
+    /// <summary>The dataset as the task scores it: as loaded, or label-permuted under <see cref="ShuffleLabels"/>.</summary>
+    public T Prepare<T>(T dataset) where T : class => !ShuffleLabels ? dataset : dataset switch
+    {
+        Data.RetrievalDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        Data.StsDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        Data.PairClassificationDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        Data.ClassificationDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        Data.ClusteringDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        Data.RerankingDataset d => (T)(object)LabelShuffle.Apply(d, Seed),
+        _ => throw new ArgumentException($"No label permutation for {typeof(T).Name}.", nameof(dataset)),
+    };
+
     /// <summary>The requested sizes the model can give (&lt;= its native size); the native size when none can.</summary>
     public IReadOnlyList<int> EffectiveDimensions(int native)
     {

@@ -24,7 +24,7 @@ public sealed class PairClassificationTask : EvalTask
 
     protected override async Task<(IReadOnlyList<DimensionScore>, double?, string?)> RunCoreAsync(EvalContext context, CancellationToken cancellationToken)
     {
-        var ds = _load();
+        var ds = context.Prepare(_load());
         var cache = context.RequireCache();
         var a = await cache.GetFullAsync(ds.Pairs.Select(p => p.Text1).ToList(), Prompt, cancellationToken).ConfigureAwait(false);
         var b = await cache.GetFullAsync(ds.Pairs.Select(p => p.Text2).ToList(), Prompt, cancellationToken).ConfigureAwait(false);

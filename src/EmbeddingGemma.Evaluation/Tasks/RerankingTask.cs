@@ -53,7 +53,7 @@ public sealed class RerankingTask : EvalTask
 
     protected override async Task<(IReadOnlyList<DimensionScore>, double?, string?)> RunCoreAsync(EvalContext context, CancellationToken cancellationToken)
     {
-        var ds = _load();
+        var ds = context.Prepare(_load());
         var positives = ds.Samples.Select(s => s.Positives.Select(_ => true).Concat(s.Negatives.Select(_ => false)).ToArray()).ToList();
         var candidates = ds.Samples.Select(s => s.Positives.Concat(s.Negatives).ToArray()).ToList();
         var scores = new List<DimensionScore>();

@@ -34,7 +34,7 @@ public sealed class RetrievalTask : EvalTask
 
     protected override async Task<(IReadOnlyList<DimensionScore>, double?, string?)> RunCoreAsync(EvalContext context, CancellationToken cancellationToken)
     {
-        var ds = _load();
+        var ds = context.Prepare(_load());
         var docTexts = ds.Corpus.Select(DocumentText).ToList();
         var docIds = ds.Corpus.Select(d => d.Id).ToArray();
         var note = $"{ds.Queries.Count} queries, {ds.Corpus.Count} documents";
