@@ -102,7 +102,7 @@ public class EndToEndTests
             {
                 var score = r.Scores[0].MainScore;
                 double chance = r.ChanceLevel!.Value;
-                Assert.True(score <= chance + NearChanceTolerance(r.Type), $"{model.Name} {r.Task} (shuffled): {r.MainMetric} {score:F4} vs chance {chance:F4}");
+                Assert.True(score <= chance + NearChanceTolerance(r.Type), $"{model.Model} {r.Task} (shuffled): {r.MainMetric} {score:F4} vs chance {chance:F4}");
             }
         }
     }
