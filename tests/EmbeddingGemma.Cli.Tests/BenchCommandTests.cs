@@ -28,7 +28,7 @@ public sealed class BenchCommandTests
     {
         var m = TinyModels.Default;
         var (code, stdout, err) = Run("bench", "--model", m.GgufPath, "--types", "f32", "--threads", "1", "--docs", "2", "--doc-tokens", "16",
-            "--query-runs", "2", "--workloads", "docs,query", "--json");
+            "--query-runs", "2", "--workloads", "docs,query,batch", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
@@ -40,6 +40,7 @@ public sealed class BenchCommandTests
         Assert.True(r.GetProperty("docs_tokens_per_s").GetDouble() > 0);
         Assert.True(r.GetProperty("query_median_ms").GetDouble() > 0);
         Assert.True(r.GetProperty("peak_rss_mb").GetDouble() > 0);
+        Assert.True(r.GetProperty("batch_s").GetDouble() > 0);   // 256 mixed short inputs in one call
         Assert.True(r.GetProperty("load_s").GetDouble() > 0);
         Assert.False(r.TryGetProperty("long_s", out _));   // the long workload was not asked for
         Assert.Contains("docs tok/s", err, StringComparison.Ordinal);   // the table goes to stderr
@@ -58,8 +59,9 @@ public sealed class BenchCommandTests
     [Fact]
     public void UnknownWorkloadExitsTwo()
     {
-        var (code, _, err) = Run("bench", "--model", TinyModels.Default.GgufPath, "--workloads", "docs,batch");
+        var (code, _, err) = Run("bench", "--model", TinyModels.Default.GgufPath, "--workloads", "docs,bulk");
         Assert.Equal(2, code);
-        Assert.Contains("docs, query, long", err, StringComparison.Ordinal);
+        Assert.Contains("bulk", err, StringComparison.Ordinal);
+        Assert.Contains("docs, query, long, batch", err, StringComparison.Ordinal);
     }
 }

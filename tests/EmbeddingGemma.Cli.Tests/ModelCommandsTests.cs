@@ -32,6 +32,23 @@ public sealed class ModelCommandsTests
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<float[]>(l)!).ToArray();
 
     [Fact]
+    public void EvalShuffleLabelsDropsABagOfWordsToChance()
+    {
+        var data = Path.Combine(TestPaths.RepoRoot, "data", "eval");
+        double Spearman(string json) => JsonDocument.Parse(json).RootElement.GetProperty("models")[0].GetProperty("tasks")[0]
+            .GetProperty("scores")[0].GetProperty("main_score").GetDouble();
+        var (code, stdout, err) = Run(null, "eval", "--model", "bow:128", "--tasks", "stsbenchmark-en", "--dimensions", "128", "--data-dir", data, "--out", "-");
+        Assert.True(code == 0, err);
+        var real = Spearman(stdout);
+        (code, stdout, err) = Run(null, "eval", "--model", "bow:128", "--tasks", "stsbenchmark-en", "--dimensions", "128", "--data-dir", data, "--out", "-", "--shuffle-labels");
+        Assert.True(code == 0, err);
+        Assert.Contains("LABELS SHUFFLED", err, StringComparison.Ordinal);
+        var shuffled = Spearman(stdout);
+        Assert.True(real > 0.3, $"bag of words on real labels: {real}");
+        Assert.True(Math.Abs(shuffled) < 0.12, $"bag of words on shuffled labels: {shuffled}");
+    }
+
+    [Fact]
     public void EmbedWritesOneArrayPerLineMatchingTheLibrary()
     {
         var m = TinyModels.Default;

@@ -334,6 +334,7 @@ internal static class BenchCommand
     private static void PrintTable(List<Dictionary<string, object>> results, Dictionary<string, object> machine, Settings s, string model)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        console.Profile.Width = Math.Max(console.Profile.Width, 120);   // redirected output defaults to 80 columns: keep headers whole
         string F(Dictionary<string, object> r, string k, string fmt) => r.TryGetValue(k, out var v) && v is double d ? d.ToString(fmt, CultureInfo.InvariantCulture) : "–";
         var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", $"{LongTokens}-tok s", "batch-256 s", "load s", "peak RSS MB", "file MB");
         table.Title = new TableTitle(Markup.Escape($"EmbeddingGemma.NET bench: {model}"));
