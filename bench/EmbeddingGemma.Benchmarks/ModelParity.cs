@@ -77,5 +77,32 @@ internal static class ModelParity
             Console.WriteLine($"len {seqs[k].Length,5}: cos {cos:F9}  max abs (unit) {abs:E2}  reference {sw.Elapsed.TotalSeconds:F1} s");
         }
         Console.WriteLine($"worst cos {worstCos:F9}, worst max abs {worstAbs:E2}");
+
+        // The fast engine against the reference on the same weights: F32 from the F32 file, and each quantized file
+        // (fast engine on the stored blocks, reference on the same weights dequantized to float).
+        foreach (var type in new[] { EmbeddingGemma.Numerics.GgmlType.F32, EmbeddingGemma.Numerics.GgmlType.BF16, EmbeddingGemma.Numerics.GgmlType.Q8_0, EmbeddingGemma.Numerics.GgmlType.Q4_0 })
+        {
+            var path = type == EmbeddingGemma.Numerics.GgmlType.F32 ? gguf : Path.Combine(dir, $"{shape}-{seed}-{type}.gguf");
+            if (type != EmbeddingGemma.Numerics.GgmlType.F32)
+            {
+                ckpt.WriteGguf(path, type);
+            }
+            using var wq = ModelWeights.LoadGguf(path);
+            var reference = new ReferenceEncoder(wq);
+            using var fast = EmbeddingGemma.Model.Fast.FastSequenceEncoder.OpenGguf(path);
+            double worst = 1, worstF32 = 1;
+            for (var k = 0; k < seqs.Count; k++)
+            {
+                var a = new float[wq.Config.HiddenSize];
+                var b = new float[wq.Config.HiddenSize];
+                reference.EncodePooled([seqs[k]], a);
+                fast.EncodePooled([(ReadOnlyMemory<int>)seqs[k]], b);
+                worst = Math.Min(worst, VectorMath.Cosine(a, b));
+                var zq = new float[wq.Config.HiddenSize];
+                DenseHeads.Apply(wq, a, zq);
+                worstF32 = Math.Min(worstF32, VectorMath.Cosine(zq, expected[k]));
+            }
+            Console.WriteLine($"{type}: fast engine vs reference on the same (dequantized) weights, pooled, worst cos {worst:F9}; {type} weights vs F32 weights after dense_3 (llama.cpp F32), worst cos {worstF32:F6}");
+        }
     }
 }
