@@ -290,6 +290,9 @@ public sealed class WeightMatrix
                         }
                     }
                 }
+                // Room for a panel of either int8 type (Q8_0's two nibble planes are the larger).
+                var panelBytes = Q8Interleaved.PanelBytes(GgmlType.Q8_0, PanelRows, k);
+                var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
                 WorkSplitter.For(firstItem[^1], threads, (start, end) =>
                 {
                     var aa = new ReadOnlySpan<float>((float*)a, m * k);
@@ -322,8 +325,6 @@ public sealed class WeightMatrix
                             }
                             case Path.Interleaved:
                             {
-                                var panelBytes = Q8Interleaved.PanelBytes(GgmlType.Q8_0, PanelRows, k);
-                                var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
                                 var panel = (t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new AlignedBuffer<byte>(panelBytes)).Span;
                                 var scales = (t_xscales is { } sc && sc.Length >= panelScales ? sc : t_xscales = new AlignedBuffer<float>(panelScales)).Span;
                                 if (fresh)

@@ -29,7 +29,7 @@ public class Q8InterleavedTests
         }
         foreach (var x in values)
         {
-            Assert.True(BitConverter.SingleToUInt32Bits((float)(Half)x) == BitConverter.SingleToUInt32Bits(Q8Interleaved.RoundToHalf(x)), $"x = {x:R}: Half {(float)(Half)x:R}, ours {Q8Interleaved.RoundToHalf(x):R}");
+            Assert.True(BitConverter.SingleToUInt32Bits((float)(Half)x) == BitConverter.SingleToUInt32Bits(ScalarQuant.RoundToF16Precision(x)), $"x = {x:R}: Half {(float)(Half)x:R}, ours {ScalarQuant.RoundToF16Precision(x):R}");
         }
     }
 

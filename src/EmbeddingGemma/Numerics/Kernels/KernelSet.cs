@@ -96,7 +96,7 @@ public abstract class KernelSet
         Check.SameLength(source.Length, destination.Length, nameof(destination));
         for (var i = 0; i < source.Length; i++)
         {
-            destination[i] = (float)BitConverter.UInt16BitsToHalf(source[i]);
+            destination[i] = Quantization.ScalarQuant.F16ToFloat(source[i]);
         }
     }
 

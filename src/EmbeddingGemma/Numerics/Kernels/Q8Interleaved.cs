@@ -116,8 +116,11 @@ internal static unsafe class Q8Interleaved
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, (q0 + 3) * 32), quads.GetElement(3));
     }
 
-    /// <summary>offsets[b] = <paramref name="offset"/>·Σ_t q[32b + t] for each 32-block of one quantized activation row.</summary>
-    public static void BlockOffsets(ReadOnlySpan<sbyte> q, int offset, Span<int> offsets)
+    /// <summary>
+    /// offsets[b] = <paramref name="offset"/>·Σ_t q[32b + t] for each 32-block of one quantized activation row: the scalar
+    /// reference of the sums <see cref="QuantizeRow"/> computes.
+    /// </summary>
+    internal static void BlockOffsets(ReadOnlySpan<sbyte> q, int offset, Span<int> offsets)
     {
         for (var b = 0; b < offsets.Length; b++)
         {
@@ -159,7 +162,7 @@ internal static unsafe class Q8Interleaved
                 m128 = Sse.Max(m128, Sse.MoveHighToLow(m128, m128));
                 m128 = Sse.Max(m128, Sse.Shuffle(m128, m128, 0b01));
                 var amax = m128.ToScalar();
-                scales[b] = RoundToHalf(amax / 127f);
+                scales[b] = ScalarQuant.RoundToF16Precision(amax / 127f);
                 var id = Vector256.Create(amax != 0f ? 127f / amax : 0f);
                 var q0 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(x0 * id));
                 var q1 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(x1 * id));
@@ -170,21 +173,6 @@ internal static unsafe class Q8Interleaved
                 offsets[b] = offset * Vector256.Sum((q0 + q1) + (q2 + q3));
             }
         }
-    }
-
-    /// <summary>(float)(Half)<paramref name="x"/> for finite x ≥ 0 without the Half software path (round half to even).</summary>
-    internal static float RoundToHalf(float x)
-    {
-        const float minNormal = 6.10351562e-05f; // 2^-14
-        if (!(x >= minNormal))
-        {
-            // Half subnormals are multiples of 2^-24: scale, round half to even, scale back (all exact).
-            return x >= 0f ? MathF.Round(x * 16777216f, MidpointRounding.ToEven) * 5.96046448e-08f : (float)(Half)x;
-        }
-        var bits = BitConverter.SingleToUInt32Bits(x);
-        bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & ~0x1FFFu;
-        var r = BitConverter.UInt32BitsToSingle(bits);
-        return r > 65504f ? float.PositiveInfinity : r;
     }
 
     /// <summary>
@@ -376,6 +364,27 @@ internal static unsafe class Q8Interleaved
         Avx.Store(c + 2 * ldc + Group, f21);
     }
 
+    // One 32-block of one nibble plane, two activation rows × 16 columns: the int16 sums of the 8 quads.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block2x16(byte* u, byte* v, byte* a0, byte* a1, out Vector256<short> t00, out Vector256<short> t01, out Vector256<short> t10, out Vector256<short> t11)
+    {
+        t00 = default;
+        t01 = default;
+        t10 = default;
+        t11 = default;
+        for (var q = 0; q < 8; q++)
+        {
+            var wu = Avx.LoadVector256(u + 32 * q);
+            var wv = Avx.LoadVector256(v + 32 * q);
+            var x0 = Quad(a0 + 4 * q);
+            t00 = Dot4(t00, wu, x0);
+            t01 = Dot4(t01, wv, x0);
+            var x1 = Quad(a1 + 4 * q);
+            t10 = Dot4(t10, wu, x1);
+            t11 = Dot4(t11, wv, x1);
+        }
+    }
+
     // Q8_0 (two nibble planes): two activation rows × 16 columns; per output exactly the operations of Tile1.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile2Q8(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
@@ -392,41 +401,12 @@ internal static unsafe class Q8Interleaved
             var u = w0 + b * BlockBytes;
             var v = w1 + b * BlockBytes;
             var ab = 32 * b;
-            Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default;
-            for (var q = 0; q < 8; q++)
-            {
-                var wu = Avx.LoadVector256(u + 32 * q);
-                var wv = Avx.LoadVector256(v + 32 * q);
-                var o = ab + 4 * q;
-                var x0 = Quad(a0 + o);
-                t00 = Dot4(t00, wu, x0);
-                t01 = Dot4(t01, wv, x0);
-                var x1 = Quad(a1 + o);
-                t10 = Dot4(t10, wu, x1);
-                t11 = Dot4(t11, wv, x1);
-            }
+            Block2x16(u, v, a0 + ab, a1 + ab, out var t00, out var t01, out var t10, out var t11);
             var i00 = Avx2.MultiplyAddAdjacent(t00, sixteen);
             var i01 = Avx2.MultiplyAddAdjacent(t01, sixteen);
             var i10 = Avx2.MultiplyAddAdjacent(t10, sixteen);
             var i11 = Avx2.MultiplyAddAdjacent(t11, sixteen);
-            u += planeBytes;
-            v += planeBytes;
-            t00 = default;
-            t01 = default;
-            t10 = default;
-            t11 = default;
-            for (var q = 0; q < 8; q++)
-            {
-                var wu = Avx.LoadVector256(u + 32 * q);
-                var wv = Avx.LoadVector256(v + 32 * q);
-                var o = ab + 4 * q;
-                var x0 = Quad(a0 + o);
-                t00 = Dot4(t00, wu, x0);
-                t01 = Dot4(t01, wv, x0);
-                var x1 = Quad(a1 + o);
-                t10 = Dot4(t10, wu, x1);
-                t11 = Dot4(t11, wv, x1);
-            }
+            Block2x16(u + planeBytes, v + planeBytes, a0 + ab, a1 + ab, out t00, out t01, out t10, out t11);
             i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(t00, one));
             i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(t01, one));
             i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(t10, one));

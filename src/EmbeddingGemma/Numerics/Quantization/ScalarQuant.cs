@@ -35,6 +35,21 @@ public static partial class ScalarQuant
         return (float)BitConverter.UInt16BitsToHalf(bits);
     }
 
+    /// <summary>(float)(Half)<paramref name="x"/> (round half to even) without the Half software path for x ≥ 0; other values through Half.</summary>
+    public static float RoundToF16Precision(float x)
+    {
+        const float minNormal = 6.10351562e-05f; // 2^-14
+        if (!(x >= minNormal))
+        {
+            // Half subnormals are multiples of 2^-24: scale, round half to even, scale back (all exact).
+            return x >= 0f ? MathF.Round(x * 16777216f, MidpointRounding.ToEven) * 5.96046448e-08f : (float)(Half)x;
+        }
+        var bits = BitConverter.SingleToUInt32Bits(x);
+        bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & ~0x1FFFu;
+        var r = BitConverter.UInt32BitsToSingle(bits);
+        return r > 65504f ? float.PositiveInfinity : r;
+    }
+
     /// <summary>Float32 to IEEE half bits, round-to-nearest-even (as F16C / ggml_fp32_to_fp16).</summary>
     public static ushort FloatToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
 
