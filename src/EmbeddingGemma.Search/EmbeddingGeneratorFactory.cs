@@ -17,7 +17,7 @@ public sealed record ResolvedGenerator(IEmbeddingGenerator<string, Embedding<flo
 /// </summary>
 public static class EmbeddingGeneratorFactory
 {
-    public static ResolvedGenerator Create(string spec)
+    public static ResolvedGenerator Create(string spec, EmbeddingGemma.Embeddings.ModelLoadOptions? loadOptions = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(spec);
         if (spec == "hash" || spec.StartsWith("hash:", StringComparison.Ordinal))
@@ -29,12 +29,12 @@ public static class EmbeddingGeneratorFactory
             }
             return new ResolvedGenerator(new HashingEmbeddingGenerator(dim), spec, (max, overlap) => new ChunkingOptions { MaxTokens = max, OverlapTokens = overlap });
         }
-        return CreateModel(spec);
+        return CreateModel(spec, loadOptions);
     }
 
-    private static ResolvedGenerator CreateModel(string spec)
+    private static ResolvedGenerator CreateModel(string spec, EmbeddingGemma.Embeddings.ModelLoadOptions? loadOptions)
     {
-        var model = EmbeddingGemma.Embeddings.EmbeddingGemmaModel.Load(spec);
+        var model = EmbeddingGemma.Embeddings.EmbeddingGemmaModel.Load(spec, loadOptions);
         var generator = new EmbeddingGemma.Embeddings.EmbeddingGemmaGenerator(model, ownsModel: true);
         var tokenizer = model.Tokenizer;
         return new ResolvedGenerator(generator, spec, (max, overlap) => tokenizer is null

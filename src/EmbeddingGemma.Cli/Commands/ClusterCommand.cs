@@ -21,7 +21,8 @@ internal static class ClusterCommand
         var seed = new Option<int>("--seed") { Description = "Random seed of k-means++.", DefaultValueFactory = _ => 42 };
         var json = new Option<bool>("--json") { Description = "JSON on stdout." };
         var command = new Command("cluster", "Cluster texts: spherical k-means on embeddings (clustering prompt), PCA to 2-D, silhouette, optional plot.");
-        foreach (var o in new Option[] { model, input, k, plot, labels, seed, json })
+        var threads = CliOptions.Threads();
+        foreach (var o in new Option[] { model, input, k, plot, labels, seed, json, threads })
         {
             command.Options.Add(o);
         }
@@ -47,7 +48,7 @@ internal static class ClusterCommand
                 var ids = new Dictionary<string, int>(StringComparer.Ordinal);
                 truth = names.Select(n => ids.TryGetValue(n, out int id) ? id : ids[n] = ids.Count).ToArray();
             }
-            using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!);
+            using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)));
             var result = await new TextClusterer(resolved.Generator, clusters, p.GetValue(seed)).ClusterAsync(texts, ct).ConfigureAwait(false);
             double? ari = truth is null ? null : ClusterMetrics.AdjustedRandIndex(truth, result.Labels);
             double? vm = truth is null ? null : ClusterMetrics.VMeasure(truth, result.Labels).VMeasure;

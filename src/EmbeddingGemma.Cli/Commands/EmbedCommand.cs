@@ -26,7 +26,7 @@ internal static class EmbedCommand
         var dims = new Option<int?>("--dimensions") { Description = "Matryoshka size 1..768 (768/512/256/128 trained); re-normalised." };
         var noNorm = new Option<bool>("--no-normalize") { Description = "Output the last Dense layer's output, before L2 normalisation." };
         var batch = new Option<int>("--batch-size") { Description = "Inputs per encoder call.", DefaultValueFactory = _ => 32 };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (0: all cores).", DefaultValueFactory = _ => 0 };
+        var threads = CliOptions.Threads();
         var format = new Option<string>("--format") { Description = "Output format: jsonl (one JSON array per line), csv, npy.", DefaultValueFactory = _ => "jsonl" };
         var output = new Option<string?>("--output") { Description = "Output file (default: stdout)." };
         var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse inputs longer than the model's limit instead of truncating them." };
@@ -51,7 +51,6 @@ internal static class EmbedCommand
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--ids takes token ids as given: it cannot be combined with --jsonl, a prompt or a title.");
             }
-            ReferenceEncoder.MaxDegreeOfParallelism = p.GetValue(threads);
             var options = new EncodeOptions
             {
                 PromptName = p.GetValue(promptName),
@@ -64,7 +63,7 @@ internal static class EmbedCommand
                 BatchSize = p.GetValue(batch),
             };
             var lines = await ReadLinesAsync(p.GetValue(input), ct).ConfigureAwait(false);
-            using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, null, ct);
+            using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)), ct);
             float[][] vectors;
             if (p.GetValue(ids))
             {

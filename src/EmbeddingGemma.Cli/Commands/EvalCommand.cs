@@ -31,7 +31,8 @@ internal static class EvalCommand
         var batch = new Option<int>("--batch-size") { Description = "Texts per embedding call.", DefaultValueFactory = _ => 32 };
         var list = new Option<bool>("--list-tasks") { Description = "List the built-in tasks and exit." };
         var shuffle = new Option<bool>("--shuffle-labels") { Description = "Control run: permute every task's gold labels (seeded, distribution kept); any model must then score at chance, which checks that nothing leaks labels." };
-        foreach (var o in new Option[] { models, tasks, dimensions, output, plotPath, dataDir, seed, batch, list, shuffle })
+        var threads = CliOptions.Threads();
+        foreach (var o in new Option[] { models, tasks, dimensions, output, plotPath, dataDir, seed, batch, list, shuffle, threads })
         {
             command.Options.Add(o);
         }
@@ -56,7 +57,7 @@ internal static class EvalCommand
             }
             var dims = ParseDimensions(p.GetValue(dimensions)!);
             var resolvedTasks = BuiltinTasks.Resolve(taskSpec, root);
-            var evalModels = modelSpecs.Select(ResolveModel).ToList();
+            var evalModels = modelSpecs.Select(s => ResolveModel(s, p.GetValue(threads))).ToList();
             var shuffled = p.GetValue(shuffle);
             await Console.Error.WriteLineAsync($"eval: {evalModels.Count} model(s), {resolvedTasks.Count} task(s), sizes {string.Join(",", dims)}, data {root ?? "(none)"}{(shuffled ? "; LABELS SHUFFLED (control run: expect chance)" : "")}").ConfigureAwait(false);
             var report = await EvaluationRunner.RunAsync(evalModels, resolvedTasks, dims, root, p.GetValue(seed), p.GetValue(batch),
@@ -98,7 +99,7 @@ internal static class EvalCommand
         return dims.Count > 0 ? [.. dims] : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--dimensions is empty.");
     }
 
-    internal static EvalModel ResolveModel(string spec)
+    internal static EvalModel ResolveModel(string spec, int threads = 0)
     {
         if (BaselineModels.TryCreate(spec, out var baseline))
         {
@@ -106,7 +107,7 @@ internal static class EvalCommand
         }
         // A model folder, a .gguf file (or a hub id when a hub resolver is configured): EmbeddingGemmaModel.Load
         // reports a missing or malformed model with a clear error.
-        var model = EmbeddingGemmaModel.Load(spec);
+        var model = EmbeddingGemmaModel.Load(spec, CliModels.LoadOptions(threads));
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(spec));
         return EvalModel.FromGenerator(string.IsNullOrEmpty(name) ? spec : name, new EmbeddingGemmaGenerator(model, ownsModel: true));
     }

@@ -18,14 +18,15 @@ internal static class IndexCommand
         var overlap = new Option<int>("--overlap") { Description = "Tokens shared by consecutive chunks.", DefaultValueFactory = _ => 64 };
         var dims = new Option<int?>("--dimensions") { Description = "Matryoshka size (768, 512, 256, 128); default the model's full size." };
         var command = new Command("index", "Add or update documents in a semantic search index (resumable: unchanged documents are skipped).");
-        foreach (var o in new Option[] { db, model, input, batch, maxTokens, overlap, dims })
+        var threads = CliOptions.Threads();
+        foreach (var o in new Option[] { db, model, input, batch, maxTokens, overlap, dims, threads })
         {
             command.Options.Add(o);
         }
         command.SetAction(async (ParseResult p, CancellationToken ct) =>
         {
             var docs = DocumentReader.Read(p.GetValue(input)!).ToList();
-            using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!);
+            using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)));
             using var index = SemanticIndex.Open(p.GetValue(db)!);
             var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions
             {

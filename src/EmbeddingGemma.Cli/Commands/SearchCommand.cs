@@ -24,7 +24,8 @@ internal static class SearchCommand
         var filter = new Option<string[]>("--filter") { Description = "Metadata filter key=value (repeatable; all must match).", AllowMultipleArgumentsPerToken = false };
         var int8 = new Option<bool>("--int8") { Description = "Hold vectors as int8 in memory; rescore candidates at full precision." };
         var command = new Command("search", "Search a semantic index.");
-        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, filter, int8 })
+        var threads = CliOptions.Threads();
+        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, filter, int8, threads })
         {
             command.Options.Add(o);
         }
@@ -57,7 +58,7 @@ internal static class SearchCommand
             });
             var spec = p.GetValue(model) ?? index.GetInfo().ModelSpec
                 ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{index.Path} does not record its model (empty index?); pass --model.");
-            using var resolved = EmbeddingGeneratorFactory.Create(spec);
+            using var resolved = EmbeddingGeneratorFactory.Create(spec, CliModels.LoadOptions(p.GetValue(threads)));
             var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions { ModelSpec = resolved.ModelSpec, Dimensions = index.Dimension });
             var hits = await engine.SearchAsync(q, new SearchOptions
             {

@@ -27,18 +27,11 @@ public sealed class EmbeddingGemmaModel : IDisposable
     }
 
     /// <summary>
-    /// Turns a model argument that is not an existing file or folder (a hub id <c>org/name[@rev][:file]</c>, an Ollama
-    /// name) into a local path: <see cref="Hub.ModelLocator"/> with <see cref="Hub.HubOptions.FromEnvironment()"/> by
-    /// default (downloads on first use). Replaceable (the CLI adds progress bars); null refuses such arguments.
+    /// The resolver <see cref="Load"/> uses when <see cref="ModelLoadOptions.HubResolver"/> is null: a hub id
+    /// <c>org/name[@rev][:file]</c> or an Ollama name through <see cref="Hub.ModelLocator"/> with
+    /// <see cref="Hub.HubOptions.FromEnvironment()"/> (downloads on first use).
     /// </summary>
-    public static Func<string, CancellationToken, string>? DefaultHubResolver { get; set; } =
-        (model, cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
-
-    /// <summary>
-    /// Builds the encoder when <see cref="ModelLoadOptions.EncoderFactory"/> is null: the fast engine
-    /// (<see cref="Model.Fast.FastSequenceEncoder"/>). Pass <c>EncoderFactory = w =&gt; new ReferenceEncoder(w)</c> to select the reference.
-    /// </summary>
-    public static Func<ModelWeights, ISequenceEncoder> DefaultEncoderFactory { get; set; } = w => new Model.Fast.FastSequenceEncoder(w);
+    public static string ResolveWithHub(string model, CancellationToken cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
 
     /// <summary>The backbone configuration.</summary>
     public GemmaConfig Config => _weights.Config;
@@ -86,14 +79,13 @@ public sealed class EmbeddingGemmaModel : IDisposable
         var path = folderOrGgufOrHubId;
         if (!File.Exists(path) && !Directory.Exists(path))
         {
-            var resolver = options.HubResolver ?? DefaultHubResolver;
-            if (resolver is not null)
+            if (options.UseHub)
             {
-                path = resolver(path, cancellationToken);
+                path = (options.HubResolver ?? ResolveWithHub)(path, cancellationToken);
             }
             else
             {
-                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but no hub resolver is configured (ModelLoadOptions.HubResolver)." : "";
+                var hint = LooksLikeHubId(path) ? " It looks like a hub id, but hub resolution is off (ModelLoadOptions.UseHub)." : "";
                 throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(path)} (expected a model folder or a .gguf file).{hint}") { FilePath = path };
             }
         }
@@ -134,7 +126,9 @@ public sealed class EmbeddingGemmaModel : IDisposable
                 prompts = ModelPrompts.ReadSentenceTransformersPrompts(path);
                 maxSeq = ReadMaxSeqLength(path) ?? int.MaxValue;
             }
-            var encoder = (options.EncoderFactory ?? DefaultEncoderFactory)(weights);
+            var encoder = options.EncoderFactory is { } factory
+                ? factory(weights)
+                : new Model.Fast.FastSequenceEncoder(weights, new Model.Fast.FastEncoderOptions { Threads = options.Threads });
             return new EmbeddingGemmaModel(weights, tokenizer, encoder, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path));
         }
         catch
@@ -238,14 +232,13 @@ public sealed class EmbeddingGemmaModel : IDisposable
         var max = MaxTokenLimit(options);
         // sentence-transformers strips the input after prepending the prompt (Transformer.tokenize).
         var full = ((prompt ?? "") + text).Trim();
-        var ids = tok.EncodeToIds(full, max, out var truncated);
+        var ids = tok.EncodeToIds(full, max, out var truncated, out var count);
         if (truncated && !options.Truncate)
         {
-            var count = tok.CountTokens(full);
             throw new EmbeddingGemmaException(ErrorKind.InputTooLong,
                 $"Input {index} has {count} tokens (prompt and <bos>/<eos> included), more than the limit of {max}; set Truncate = true to cut it.");
         }
-        return new TokenizedInput(ids, truncated, prompt);
+        return new TokenizedInput(ids, truncated, prompt) { OriginalTokenCount = count };
     }
 
     private int MaxTokenLimit(EncodeOptions options)

@@ -57,6 +57,12 @@ public sealed record TokenizedInput(int[] Ids, bool Truncated, string? Prompt = 
 {
     /// <summary>Number of tokens fed to the encoder.</summary>
     public int TokenCount => Ids.Length;
+
+    /// <summary>Tokens of the whole input before truncation (prompt and specials included); equals <see cref="TokenCount"/> when not truncated.</summary>
+    public int OriginalTokenCount { get; init; } = -1;
+
+    /// <summary><see cref="OriginalTokenCount"/>, or <see cref="TokenCount"/> where it was not recorded.</summary>
+    public int FullTokenCount => OriginalTokenCount >= 0 ? OriginalTokenCount : Ids.Length;
 }
 
 /// <summary>Activation precision of the forward pass.</summary>
@@ -80,9 +86,15 @@ public sealed record ModelLoadOptions
     /// <summary>A tokenizer.json (or folder) to use instead of the one beside the model / in the GGUF.</summary>
     public string? TokenizerPath { get; init; }
 
-    /// <summary>Turns a hub id (org/name[@revision]) or other non-local model argument into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.DefaultHubResolver"/> (Hub.ModelLocator).</summary>
+    /// <summary>Whether a model argument that is not a local file or folder is resolved as a hub id / Ollama name (default true).</summary>
+    public bool UseHub { get; init; } = true;
+
+    /// <summary>Turns a hub id (org/name[@revision]) or other non-local model argument into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.ResolveWithHub"/> (Hub.ModelLocator).</summary>
     public Func<string, CancellationToken, string>? HubResolver { get; init; }
 
-    /// <summary>Builds the encoder from the weights; null = <see cref="EmbeddingGemmaModel.DefaultEncoderFactory"/> (the fast engine); <c>w =&gt; new ReferenceEncoder(w)</c> selects the reference.</summary>
+    /// <summary>Threads for the forward pass (0: all cores, <see cref="Numerics.KernelCatalog.DefaultThreads"/>). Per model: two models in one process may differ.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Builds the encoder from the weights; null = the fast engine with <see cref="Threads"/>; <c>w =&gt; new ReferenceEncoder(w)</c> selects the reference.</summary>
     public Func<ModelWeights, ISequenceEncoder>? EncoderFactory { get; init; }
 }

@@ -18,10 +18,18 @@ public sealed partial class GemmaTokenizer
     /// the special tokens stay (<c>&lt;eos&gt;</c> last), and <paramref name="truncated"/> is set.
     /// </summary>
     /// <exception cref="EmbeddingGemmaException">InvalidArgument when <paramref name="maxTokenCount"/> cannot hold the special tokens.</exception>
-    public int[] EncodeToIds(string text, int maxTokenCount, out bool truncated, bool addSpecialTokens = true)
+    public int[] EncodeToIds(string text, int maxTokenCount, out bool truncated, bool addSpecialTokens = true) =>
+        EncodeToIds(text, maxTokenCount, out truncated, out _, addSpecialTokens);
+
+    /// <summary>
+    /// As <see cref="EncodeToIds(string, int, out bool, bool)"/>, and reports in <paramref name="fullCount"/> how many ids the
+    /// whole text has (specials included) before the cut, from the same single tokenization.
+    /// </summary>
+    public int[] EncodeToIds(string text, int maxTokenCount, out bool truncated, out int fullCount, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         var buffer = Run(text, addSpecialTokens);
+        fullCount = buffer.Count;
         var keep = TruncatedCount(buffer, maxTokenCount, addSpecialTokens, out truncated);
         if (!truncated)
         {
