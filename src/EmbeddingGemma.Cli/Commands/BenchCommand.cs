@@ -1,3 +1,4 @@
+using EmbeddingGemma.Embeddings;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -239,25 +240,16 @@ internal static class BenchCommand
     private static Dictionary<string, object> Measure(string gguf, Settings s)
     {
         var sw = Stopwatch.StartNew();
-        using var enc = FastSequenceEncoder.OpenGguf(gguf, new FastEncoderOptions { Threads = s.Threads });
-        var result = new Dictionary<string, object> { ["load_s"] = sw.Elapsed.TotalSeconds, ["kernels"] = enc.Engine.Kernels.Variant.ToString() };
-        var vocab = enc.Config.VocabSize;
-        var h = enc.Config.HiddenSize;
-        var withDense = enc.Dense2 is not null && enc.Dense3 is not null;
-        var outDim = withDense ? enc.Dense3!.Rows : h;
-        void Embed(int[][] seqs)
+        // What users run: EmbeddingGemmaModel.Load + EncodeTokenIds (output after dense_3, not normalised, like llama.cpp's).
+        using var model = EmbeddingGemmaModel.Load(gguf, new ModelLoadOptions { Threads = s.Threads, AllowMissingDense = true, UseHub = false });
+        var result = new Dictionary<string, object>
         {
-            var flat = new float[seqs.Length * outDim];
-            var mem = seqs.Select(x => (ReadOnlyMemory<int>)x).ToArray();
-            if (withDense)
-            {
-                enc.EncodeWithDense(mem, flat);   // output after dense_3, as the side-by-side bench measures
-            }
-            else
-            {
-                enc.EncodePooled(mem, flat);
-            }
-        }
+            ["load_s"] = sw.Elapsed.TotalSeconds,
+            ["kernels"] = KernelCatalog.Default.Variant.ToString(),
+            ["weight_type"] = model.WeightType.ToString(),
+        };
+        var vocab = model.Config.VocabSize;
+        void Embed(int[][] seqs) => model.EncodeTokenIds(seqs, new EncodeOptions { Normalize = false, BatchSize = Math.Max(1, seqs.Length) });
         if (s.Workloads.Contains("docs"))
         {
             var docs = Enumerable.Range(0, s.Docs).Select(i => Ids(100 + i, s.DocTokens, vocab)).ToArray();

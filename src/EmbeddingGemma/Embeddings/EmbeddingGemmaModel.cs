@@ -15,12 +15,16 @@ public sealed class EmbeddingGemmaModel : IDisposable
     private readonly ModelWeights _weights;
     private readonly GemmaTokenizer? _tokenizer;
     private readonly ISequenceEncoder _encoder;
+    private readonly int _threads;
 
-    private EmbeddingGemmaModel(ModelWeights weights, GemmaTokenizer? tokenizer, ISequenceEncoder encoder, PromptResolver prompts, int maxSeqLength, string source)
+    private EmbeddingGemmaModel(ModelWeights weights, GemmaTokenizer? tokenizer, ISequenceEncoder encoder, EmbeddingPipeline pipeline, PromptResolver prompts,
+        int maxSeqLength, string source, int threads)
     {
         _weights = weights;
         _tokenizer = tokenizer;
         _encoder = encoder;
+        _threads = threads;
+        Pipeline = pipeline;
         PromptResolver = prompts;
         MaxTokens = Math.Min(maxSeqLength, weights.Config.MaxPositionEmbeddings);
         Source = source;
@@ -61,7 +65,16 @@ public sealed class EmbeddingGemmaModel : IDisposable
     public IReadOnlyDictionary<string, string> Prompts => PromptResolver.Prompts;
 
     /// <summary>True when the Dense heads are present (false only with AllowMissingDense).</summary>
-    public bool HasDenseHeads => _weights.HasDense;
+    public bool HasDenseHeads => Pipeline.Dense.Count > 0;
+
+    /// <summary>The embedding pipeline's stages (prompt, tokenize, encoder, mean pooling, Dense, Dense, normalize, Matryoshka).</summary>
+    public EmbeddingPipeline Pipeline { get; }
+
+    /// <summary>Compute threads of this model's forward pass (resolved: never 0).</summary>
+    public int Threads => _threads;
+
+    /// <summary>The storage type that holds most of the backbone's matrix bytes: the type the engine runs (e.g. Q4_0).</summary>
+    public Numerics.GgmlType WeightType => _weights.DominantMatrixType;
 
     /// <summary>
     /// Loads a Hugging Face / sentence-transformers folder, a <c>.gguf</c> file (tokenizer from a tokenizer.json beside
@@ -103,14 +116,14 @@ public sealed class EmbeddingGemmaModel : IDisposable
             GemmaTokenizer? tokenizer;
             IReadOnlyDictionary<string, string>? prompts = null;
             var maxSeq = int.MaxValue;
+            string? folder = null;
             if (File.Exists(path))
             {
-                weights = ModelWeights.LoadGguf(path, options.AllowMissingDense);
+                weights = ModelWeights.LoadGguf(path);
                 tokenizer = LoadTokenizer(options.TokenizerPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.json"), weights.Config, required: options.TokenizerPath is not null);
                 if (tokenizer is null)
                 {
-                    using var g = GgufFile.Open(path);
-                    var v = TokenizerVocabulary.FromGguf(g);
+                    var v = TokenizerVocabulary.FromGguf(weights.Files.Gguf!);
                     if (v is not null)
                     {
                         tokenizer = new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
@@ -120,16 +133,18 @@ public sealed class EmbeddingGemmaModel : IDisposable
             }
             else
             {
-                CheckModules(path);
-                weights = ModelWeights.LoadHuggingFaceFolder(path, options.AllowMissingDense);
+                folder = path;
+                weights = ModelWeights.LoadHuggingFaceFolder(path);
                 tokenizer = LoadTokenizer(options.TokenizerPath ?? Path.Combine(path, "tokenizer.json"), weights.Config, required: options.TokenizerPath is not null);
                 prompts = ModelPrompts.ReadSentenceTransformersPrompts(path);
                 maxSeq = ReadMaxSeqLength(path) ?? int.MaxValue;
             }
+            var pipeline = EmbeddingPipeline.Build(weights, folder, options.AllowMissingDense);
+            var threads = options.Threads > 0 ? options.Threads : Numerics.KernelCatalog.DefaultThreads;
             var encoder = options.EncoderFactory is { } factory
                 ? factory(weights)
-                : new Model.Fast.FastSequenceEncoder(weights, new Model.Fast.FastEncoderOptions { Threads = options.Threads });
-            return new EmbeddingGemmaModel(weights, tokenizer, encoder, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path));
+                : new Model.Fast.FastSequenceEncoder(weights, new Model.Fast.FastEncoderOptions { Threads = threads, Profile = options.Profile });
+            return new EmbeddingGemmaModel(weights, tokenizer, encoder, pipeline, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path), threads);
         }
         catch
         {
@@ -157,50 +172,6 @@ public sealed class EmbeddingGemmaModel : IDisposable
             AddBosToken = ownConfig ? null : true,
             AddEosToken = ownConfig ? null : true,
         });
-    }
-
-    private static void CheckModules(string folder)
-    {
-        var modules = Path.Combine(folder, "modules.json");
-        if (!File.Exists(modules))
-        {
-            return;
-        }
-        using var doc = JsonDocument.Parse(File.ReadAllText(modules));
-        foreach (var m in doc.RootElement.EnumerateArray())
-        {
-            var type = m.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
-            var sub = m.TryGetProperty("path", out var p) ? p.GetString() ?? "" : "";
-            if (type.EndsWith(".Pooling", StringComparison.Ordinal))
-            {
-                var cfg = Path.Combine(folder, sub, "config.json");
-                if (File.Exists(cfg))
-                {
-                    using var pc = JsonDocument.Parse(File.ReadAllText(cfg));
-                    if (!pc.RootElement.TryGetProperty("pooling_mode_mean_tokens", out var mean) || mean.ValueKind != JsonValueKind.True)
-                    {
-                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: only mean pooling (pooling_mode_mean_tokens: true) is supported.") { FilePath = cfg };
-                    }
-                }
-            }
-            else if (type.EndsWith(".Dense", StringComparison.Ordinal))
-            {
-                var cfg = Path.Combine(folder, sub, "config.json");
-                if (File.Exists(cfg))
-                {
-                    using var dc = JsonDocument.Parse(File.ReadAllText(cfg));
-                    var act = dc.RootElement.TryGetProperty("activation_function", out var a) ? a.GetString() : null;
-                    if (act is not null && act != "torch.nn.modules.linear.Identity")
-                    {
-                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: Dense activation {act} is not supported (EmbeddingGemma uses Identity).") { FilePath = cfg };
-                    }
-                    if (dc.RootElement.TryGetProperty("bias", out var b) && b.ValueKind == JsonValueKind.True)
-                    {
-                        throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{cfg}: Dense bias is not supported (EmbeddingGemma has none).") { FilePath = cfg };
-                    }
-                }
-            }
-        }
     }
 
     private static int? ReadMaxSeqLength(string folder)
@@ -364,32 +335,19 @@ public sealed class EmbeddingGemmaModel : IDisposable
             var seqs = new ReadOnlyMemory<int>[n];
             for (var i = 0; i < n; i++)
             {
-                var ids = inputs[start + i].Ids;
-                ReferenceEncoder.ValidateIds(Config, ids);
-                seqs[i] = ids;
+                seqs[i] = inputs[start + i].Ids;   // the encoder validates lengths and ids (once)
             }
             var pooled = new float[n * h];
             _encoder.EncodePooled(seqs, pooled, cancellationToken);
+            var z = Pipeline.Project(pooled, n, _threads);
+            var d = Pipeline.OutputDimension;
             for (var i = 0; i < n; i++)
             {
-                var z = new float[h];
-                DenseHeads.Apply(_weights, pooled.AsSpan(i * h, h), z);
-                results[start + i] = new EmbeddingResult(PostProcess(z, options), inputs[start + i].TokenCount, inputs[start + i].Truncated);
+                results[start + i] = new EmbeddingResult(Pipeline.Finish(z.AsSpan(i * d, d), options), inputs[start + i].TokenCount, inputs[start + i].Truncated);
             }
             progress?.Report(new EncodeProgress(start + n, inputs.Count));
         }
         return results;
-    }
-
-    /// <summary>Normalize, then Matryoshka truncate and re-normalise; or, with Normalize=false, the Dense output truncated.</summary>
-    internal static float[] PostProcess(float[] z, EncodeOptions options)
-    {
-        var dims = options.Dimensions ?? z.Length;
-        if (options.Normalize)
-        {
-            VectorMath.L2Normalize(z);
-        }
-        return dims == z.Length ? z : VectorMath.Truncate(z, dims, options.Normalize);
     }
 
     private void ValidateOptions(EncodeOptions options)

@@ -92,6 +92,9 @@ public sealed record ModelLoadOptions
     /// <summary>Turns a hub id (org/name[@revision]) or other non-local model argument into a local folder or .gguf path; null = <see cref="EmbeddingGemmaModel.ResolveWithHub"/> (Hub.ModelLocator).</summary>
     public Func<string, CancellationToken, string>? HubResolver { get; init; }
 
+    /// <summary>Time each phase of the fast engine (read with <c>((FastSequenceEncoder)model.Encoder).Engine.Profile</c>); default from <c>EMBEDDINGGEMMA_PROFILE=1</c>.</summary>
+    public bool Profile { get; init; } = Model.Fast.EngineProfile.FromEnvironment();
+
     /// <summary>Threads for the forward pass (0: all cores, <see cref="Numerics.KernelCatalog.DefaultThreads"/>). Per model: two models in one process may differ.</summary>
     public int Threads { get; init; }
 

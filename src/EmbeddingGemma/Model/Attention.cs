@@ -7,15 +7,15 @@ namespace EmbeddingGemma.Model;
 /// </summary>
 internal static class Attention
 {
-    public static void Forward(GemmaConfig c, LayerWeights w, int layer, ReadOnlySpan<float> x, int s, Span<float> output, IntermediateHook? hook)
+    public static void Forward(GemmaConfig c, LayerWeights w, int layer, ReadOnlySpan<float> x, int s, Span<float> output, IntermediateHook? hook, ParallelOptions parallel)
     {
         int h = c.HiddenSize, nh = c.NumAttentionHeads, nkv = c.NumKeyValueHeads, d = c.HeadDim;
         var q = new float[s * nh * d];
         var k = new float[s * nkv * d];
         var v = new float[s * nkv * d];
-        Linear.Forward(x, s, w.Wq, h, nh * d, q);
-        Linear.Forward(x, s, w.Wk, h, nkv * d, k);
-        Linear.Forward(x, s, w.Wv, h, nkv * d, v);
+        Linear.Forward(x, s, w.Wq, q, parallel);
+        Linear.Forward(x, s, w.Wk, k, parallel);
+        Linear.Forward(x, s, w.Wv, v, parallel);
         hook?.Invoke($"layer.{layer}.q", q, s, nh * d);
         hook?.Invoke($"layer.{layer}.k", k, s, nkv * d);
         hook?.Invoke($"layer.{layer}.v", v, s, nkv * d);
@@ -33,7 +33,7 @@ internal static class Attention
         var scale = c.AttentionScale;
         var group = nh / nkv;
         var attn = new float[s * nh * d];
-        Parallel.For(0, s, ReferenceEncoder.ParallelOptions, i =>
+        Parallel.For(0, s, parallel, i =>
         {
             var (start, end) = AttentionMask.VisibleKeys(i, s, sliding, radius);
             var scores = new double[end - start];
@@ -78,7 +78,7 @@ internal static class Attention
             }
         });
         hook?.Invoke($"layer.{layer}.attn_out", attn, s, nh * d);
-        Linear.Forward(attn, s, w.Wo, nh * d, h, output);
+        Linear.Forward(attn, s, w.Wo, output, parallel);
         hook?.Invoke($"layer.{layer}.attn_proj", output[..(s * h)], s, h);
     }
 }

@@ -6,7 +6,7 @@ namespace EmbeddingGemma.Model;
 /// </summary>
 internal static class EncoderLayer
 {
-    public static void Forward(GemmaConfig c, LayerWeights w, int layer, Span<float> hidden, int s, IntermediateHook? hook)
+    public static void Forward(GemmaConfig c, LayerWeights w, int layer, Span<float> hidden, int s, IntermediateHook? hook, ParallelOptions parallel)
     {
         var h = c.HiddenSize;
         var n = s * h;
@@ -14,7 +14,7 @@ internal static class EncoderLayer
         var o = new float[n];
         RmsNorm.Forward(hidden[..n], w.AttnNormGain, c.RmsNormEps, x);
         hook?.Invoke($"layer.{layer}.attn_norm", x, s, h);
-        Attention.Forward(c, w, layer, x, s, o, hook);
+        Attention.Forward(c, w, layer, x, s, o, hook, parallel);
         RmsNorm.Forward(o, w.PostAttnNormGain, c.RmsNormEps, o);
         hook?.Invoke($"layer.{layer}.attn_post_norm", o, s, h);
         for (var i = 0; i < n; i++)
@@ -24,7 +24,7 @@ internal static class EncoderLayer
         hook?.Invoke($"layer.{layer}.attn_residual", hidden[..n], s, h);
         RmsNorm.Forward(hidden[..n], w.PreFfnNormGain, c.RmsNormEps, x);
         hook?.Invoke($"layer.{layer}.ffn_norm", x, s, h);
-        FeedForward.Forward(c, w, layer, x, s, o, hook);
+        FeedForward.Forward(c, w, layer, x, s, o, hook, parallel);
         RmsNorm.Forward(o, w.PostFfnNormGain, c.RmsNormEps, o);
         hook?.Invoke($"layer.{layer}.ffn_post_norm", o, s, h);
         for (var i = 0; i < n; i++)

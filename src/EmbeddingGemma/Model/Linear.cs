@@ -1,22 +1,28 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Model;
 
-/// <summary>y = x W^T for W in PyTorch layout [out, in]; no bias anywhere in EmbeddingGemma. Double accumulation.</summary>
+/// <summary>
+/// y = x Wᵀ for W in PyTorch layout [out, in] of any stored type; no bias anywhere in EmbeddingGemma. Each row of W is
+/// dequantized once (the same values the fast engine's kernels see) and every product accumulates in double.
+/// </summary>
 internal static class Linear
 {
-    public static void Forward(ReadOnlySpan<float> x, int rows, float[] w, int inFeatures, int outFeatures, Span<float> y)
+    public static void Forward(ReadOnlySpan<float> x, int rows, WeightMatrix w, Span<float> y, ParallelOptions parallel)
     {
-        if (x.Length < rows * inFeatures || y.Length < rows * outFeatures || w.Length != inFeatures * outFeatures)
+        int inFeatures = w.Cols, outFeatures = w.Rows;
+        if (x.Length < rows * inFeatures || y.Length < rows * outFeatures)
         {
-            throw new ArgumentException("Linear: shape mismatch.");
+            throw new ArgumentException($"Linear '{w.Name}': [{rows}, {inFeatures}] x [{outFeatures}, {inFeatures}]ᵀ does not fit the buffers.");
         }
         var xs = x[..(rows * inFeatures)].ToArray();
         var ys = new float[rows * outFeatures];
-        Parallel.For(0, rows, ReferenceEncoder.ParallelOptions, r =>
+        Parallel.For(0, outFeatures, parallel, () => new float[inFeatures], (o, _, wr) =>
         {
-            var xr = xs.AsSpan(r * inFeatures, inFeatures);
-            for (var o = 0; o < outFeatures; o++)
+            w.DequantizeRow(o, wr);
+            for (var r = 0; r < rows; r++)
             {
-                var wr = w.AsSpan(o * inFeatures, inFeatures);
+                var xr = xs.AsSpan(r * inFeatures, inFeatures);
                 double acc = 0;
                 for (var i = 0; i < inFeatures; i++)
                 {
@@ -24,7 +30,8 @@ internal static class Linear
                 }
                 ys[r * outFeatures + o] = (float)acc;
             }
-        });
+            return wr;
+        }, _ => { });
         ys.CopyTo(y);
     }
 }

@@ -187,36 +187,27 @@ public sealed class ModelCheckpoint
         w.Write(path);
     }
 
-    /// <summary>Reads a checkpoint from a Hugging Face folder or a .gguf file (dequantized to float32; GGUF norms have 1 subtracted).</summary>
+    /// <summary>
+    /// Reads a checkpoint from a Hugging Face folder or a .gguf file through <see cref="WeightFiles"/> (the one loader):
+    /// every tensor dequantized to float32 in Hugging Face convention (GGUF norms have 1 subtracted). The backbone is
+    /// loaded first, so a malformed model fails here with the loader's message.
+    /// </summary>
     public static ModelCheckpoint Read(string folderOrGguf)
     {
-        var tensors = new List<CheckpointTensor>();
-        if (File.Exists(folderOrGguf) && folderOrGguf.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+        if (!File.Exists(folderOrGguf) && !Directory.Exists(folderOrGguf))
         {
-            using var g = GgufFile.Open(folderOrGguf);
-            var cfg = ModelWeights.ConfigFromGguf(g);
-            foreach (var (name, info) in g.Tensors)
-            {
-                if (name == "output.weight")
-                {
-                    continue;
-                }
-                var hf = TensorNameMap.ToHf(name);
-                var v = g.ReadFloats(info);
-                if (TensorNameMap.IsNormWeight(hf))
-                {
-                    for (var i = 0; i < v.Length; i++)
-                    {
-                        v[i] -= 1f;
-                    }
-                }
-                tensors.Add(new CheckpointTensor(hf, info.Shape, v));
-            }
+            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(folderOrGguf)} (expected a folder or a .gguf file).") { FilePath = folderOrGguf };
+        }
+        using var weights = ModelWeights.Load(folderOrGguf);
+        var files = weights.Files;
+        var tensors = files.Tensors.Select(kv => new CheckpointTensor(kv.Key, kv.Value.Shape, files.ReadHuggingFaceFloats(kv.Key))).ToList();
+        if (files.Gguf is { } g)
+        {
             var beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folderOrGguf))!, "tokenizer.json");
             var ggufVocabulary = File.Exists(beside) ? null : TokenizerVocabulary.FromGguf(g);
             return new ModelCheckpoint
             {
-                Config = cfg with { LayerTypes = cfg.LayerTypes },
+                Config = weights.Config,
                 Tensors = tensors,
                 // without a tokenizer.json beside the GGUF, rebuild one from the GGUF's own vocabulary
                 TokenizerJson = File.Exists(beside) ? File.ReadAllText(beside) : ggufVocabulary?.ToTokenizerJson(),
@@ -224,38 +215,12 @@ public sealed class ModelCheckpoint
                 Name = g.TryGetString("general.name") ?? "embeddinggemma",
             };
         }
-        if (!Directory.Exists(folderOrGguf))
-        {
-            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model not found: {Path.GetFullPath(folderOrGguf)} (expected a folder or a .gguf file).") { FilePath = folderOrGguf };
-        }
-        using (var weights = ModelWeights.LoadHuggingFaceFolder(folderOrGguf, allowMissingDense: true))
-        {
-            _ = weights.Config;
-        }
-        var config = GemmaConfig.FromFile(Path.Combine(folderOrGguf, "config.json"));
-        using (var st = SafetensorsFile.Open(Path.Combine(folderOrGguf, "model.safetensors")))
-        {
-            foreach (var (name, info) in st.Tensors)
-            {
-                tensors.Add(new CheckpointTensor(name.StartsWith("model.", StringComparison.Ordinal) ? name[6..] : name, info.Shape, st.ReadFloats(info)));
-            }
-        }
-        foreach (var (dir, hf) in new[] { ("2_Dense", TensorNameMap.Dense2Hf), ("3_Dense", TensorNameMap.Dense3Hf) })
-        {
-            var p = Path.Combine(folderOrGguf, dir, "model.safetensors");
-            if (File.Exists(p))
-            {
-                using var st = SafetensorsFile.Open(p);
-                var info = st.Tensors["linear.weight"];
-                tensors.Add(new CheckpointTensor(hf, info.Shape, st.ReadFloats(info)));
-            }
-        }
         var tok = Path.Combine(folderOrGguf, "tokenizer.json");
         var tokCfg = Path.Combine(folderOrGguf, "tokenizer_config.json");
         var prompts = ModelPrompts.ReadSentenceTransformersPrompts(folderOrGguf) ?? ModelPrompts.SentenceTransformersPrompts;
         return new ModelCheckpoint
         {
-            Config = config,
+            Config = weights.Config,
             Tensors = tensors,
             TokenizerJson = File.Exists(tok) ? File.ReadAllText(tok) : null,
             TokenizerConfigJson = File.Exists(tokCfg) ? File.ReadAllText(tokCfg) : null,

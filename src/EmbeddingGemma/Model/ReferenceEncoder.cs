@@ -8,25 +8,19 @@ namespace EmbeddingGemma.Model;
 public sealed class ReferenceEncoder : ISequenceEncoder
 {
     private readonly ModelWeights _weights;
+    private readonly ParallelOptions _parallel;
 
-    public ReferenceEncoder(ModelWeights weights, IntermediateHook? hook = null)
+    /// <summary>A reference encoder over <paramref name="weights"/> (the same objects the fast engine reads); <paramref name="threads"/> ≤ 0: all cores.</summary>
+    public ReferenceEncoder(ModelWeights weights, IntermediateHook? hook = null, int threads = 0)
     {
         ArgumentNullException.ThrowIfNull(weights);
         _weights = weights;
         Hook = hook;
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = threads <= 0 ? -1 : threads };
     }
 
     /// <inheritdoc />
     public GemmaConfig Config => _weights.Config;
-
-    /// <summary>Threads the reference loops may use (-1: all cores). Set by the CLI's --threads.</summary>
-    public static int MaxDegreeOfParallelism
-    {
-        get => ParallelOptions.MaxDegreeOfParallelism;
-        set => ParallelOptions = new ParallelOptions { MaxDegreeOfParallelism = value <= 0 ? -1 : value };
-    }
-
-    internal static ParallelOptions ParallelOptions { get; private set; } = new();
 
     /// <summary>Observer of named intermediates (null: none).</summary>
     public IntermediateHook? Hook { get; }
@@ -43,7 +37,7 @@ public sealed class ReferenceEncoder : ISequenceEncoder
         for (var l = 0; l < c.NumHiddenLayers; l++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            EncoderLayer.Forward(c, _weights.Layers[l], l, hidden, s, Hook);
+            EncoderLayer.Forward(c, _weights.Layers[l], l, hidden, s, Hook, _parallel);
         }
         RmsNorm.Forward(hidden, _weights.FinalNormGain, c.RmsNormEps, hidden);
         Hook?.Invoke("final_norm", hidden, s, c.HiddenSize);

@@ -172,7 +172,6 @@ public sealed class BadInputTests
             w.Write(path);
         }
         Fails(() => EmbeddingGemmaModel.Load(path).Dispose(), ErrorKind.Unsupported, victim, "Q8_K");
-        Fails(() => EmbeddingGemma.Model.Fast.FastSequenceEncoder.OpenGguf(path).Dispose(), ErrorKind.Unsupported, victim, "Q8_K");
     }
 
     [Fact]

@@ -21,15 +21,11 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output)
         return ids;
     }
 
-    internal static float[] Reference(ModelWeights w, int[] ids)
-    {
-        var enc = new ReferenceEncoder(w);
-        var pooled = new float[w.Config.HiddenSize];
-        enc.EncodePooled([ids], pooled);
-        var z = new float[w.Config.HiddenSize];
-        DenseHeads.Apply(w, pooled, z);
-        return z;
-    }
+    /// <summary>The reference encoder through the public pipeline (Dense output, not normalised).</summary>
+    internal static float[] Reference(EmbeddingGemmaModel model, int[] ids) => model.EncodeTokenIds([ids], new EncodeOptions { Normalize = false })[0];
+
+    internal static EmbeddingGemmaModel LoadReference(string path) =>
+        EmbeddingGemmaModel.Load(path, new ModelLoadOptions { EncoderFactory = w => new ReferenceEncoder(w), UseHub = false });
 
     public static TheoryData<string> Models => new() { "tiny", "tiny-mqa" };
 
@@ -42,7 +38,7 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output)
         var m = ModelByName(model);
         var seqs = Lengths.Select((n, i) => RandomIds(n, m.Config.VocabSize, 1000 + i)).ToList();
         var expected = LlamaCppOracle.Embed(m.GgufPath, seqs);
-        using var w = ModelWeights.LoadGguf(m.GgufPath);
+        using var w = LoadReference(m.GgufPath);
         var worstCos = 1.0;
         var worstAbs = 0.0;
         for (var i = 0; i < seqs.Count; i++)

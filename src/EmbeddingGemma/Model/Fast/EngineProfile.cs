@@ -20,58 +20,46 @@ public enum EnginePhase
 }
 
 /// <summary>
-/// Wall time per phase of the fast engine, summed over every chunk since the last <see cref="Reset"/>. Off unless
-/// <c>EMBEDDINGGEMMA_PROFILE=1</c> (or <see cref="Enabled"/> is set); when off, a phase costs one branch.
-/// <c>embeddinggemma bench</c> prints the table after each run when it is on.
+/// Wall time per phase of one fast engine, summed over every chunk since the last <see cref="Reset"/>. On when the
+/// engine's options say so (<see cref="FastEncoderOptions.Profile"/>, default from <c>EMBEDDINGGEMMA_PROFILE=1</c>);
+/// when off the engine holds none and a phase costs one null check. <c>embeddinggemma bench</c> prints the table.
 /// </summary>
-public static class EngineProfile
+public sealed class EngineProfile
 {
-    /// <summary>The environment variable that turns profiling on.</summary>
+    /// <summary>The environment variable that turns profiling on by default.</summary>
     public const string EnvironmentVariable = "EMBEDDINGGEMMA_PROFILE";
 
-    private static readonly long[] s_ticks = new long[Enum.GetValues<EnginePhase>().Length];
-    private static long s_tokens;
+    private readonly long[] _ticks = new long[Enum.GetValues<EnginePhase>().Length];
+    private long _tokens;
 
-    /// <summary>Whether phases are timed.</summary>
-    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable(EnvironmentVariable) is "1" or "true";
+    /// <summary>True when <c>EMBEDDINGGEMMA_PROFILE</c> is 1 or true.</summary>
+    public static bool FromEnvironment() => Environment.GetEnvironmentVariable(EnvironmentVariable) is "1" or "true";
 
-    /// <summary>Timestamp to pass to <see cref="Add"/> (0 when off).</summary>
-    public static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+    /// <summary>Adds the time since <paramref name="start"/> (a <see cref="Stopwatch.GetTimestamp"/>) to <paramref name="phase"/>.</summary>
+    public void Add(EnginePhase phase, long start) => Interlocked.Add(ref _ticks[(int)phase], Stopwatch.GetTimestamp() - start);
 
-    /// <summary>Adds the time since <paramref name="start"/> to <paramref name="phase"/>.</summary>
-    public static void Add(EnginePhase phase, long start)
-    {
-        if (Enabled)
-        {
-            Interlocked.Add(ref s_ticks[(int)phase], Stopwatch.GetTimestamp() - start);
-        }
-    }
-
-    internal static void AddTokens(int tokens)
-    {
-        if (Enabled)
-        {
-            Interlocked.Add(ref s_tokens, tokens);
-        }
-    }
+    internal void AddTokens(int tokens) => Interlocked.Add(ref _tokens, tokens);
 
     /// <summary>Clears the sums.</summary>
-    public static void Reset()
+    public void Reset()
     {
-        Array.Clear(s_ticks);
-        Interlocked.Exchange(ref s_tokens, 0);
+        for (var i = 0; i < _ticks.Length; i++)
+        {
+            Interlocked.Exchange(ref _ticks[i], 0);
+        }
+        Interlocked.Exchange(ref _tokens, 0);
     }
 
     /// <summary>Seconds per phase since the last reset.</summary>
-    public static IReadOnlyDictionary<EnginePhase, double> Seconds() =>
-        Enum.GetValues<EnginePhase>().ToDictionary(p => p, p => (double)Interlocked.Read(ref s_ticks[(int)p]) / Stopwatch.Frequency);
+    public IReadOnlyDictionary<EnginePhase, double> Seconds() =>
+        Enum.GetValues<EnginePhase>().ToDictionary(p => p, p => (double)Interlocked.Read(ref _ticks[(int)p]) / Stopwatch.Frequency);
 
     /// <summary>A text table: phase, seconds, share, microseconds per token.</summary>
-    public static string Report()
+    public string Report()
     {
         var secs = Seconds();
         var total = secs.Values.Sum();
-        var tokens = Math.Max(1, Interlocked.Read(ref s_tokens));
+        var tokens = Math.Max(1, Interlocked.Read(ref _tokens));
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture, $"engine profile: {tokens} tokens, {total:F3} s in timed phases");
         foreach (var (phase, s) in secs.OrderByDescending(kv => kv.Value))

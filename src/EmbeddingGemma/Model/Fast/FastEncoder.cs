@@ -18,6 +18,46 @@ public sealed record FastEncoderOptions
     /// (about 40 floats per token per hidden unit… see docs/engine.md) and keeps activations cache-resident.
     /// </summary>
     public int ChunkTokens { get; init; } = 2048;
+
+    /// <summary>Time each phase of the forward pass (<see cref="FastEncoder.Profile"/>); default from <c>EMBEDDINGGEMMA_PROFILE=1</c>.</summary>
+    public bool Profile { get; init; } = EngineProfile.FromEnvironment();
+}
+
+/// <summary>The numbers of the backbone the fast engine needs (taken from the model configuration).</summary>
+internal sealed record FastEncoderShape
+{
+    public required int HiddenSize { get; init; }
+    public required int IntermediateSize { get; init; }
+    public required int Heads { get; init; }
+    public required int KvHeads { get; init; }
+    public required int HeadDim { get; init; }
+    public required int MaxPositions { get; init; }
+    public required int VocabSize { get; init; }
+    public required float Eps { get; init; }
+    /// <summary>query_pre_attn_scalar^-½ (spec §7.9).</summary>
+    public required float AttentionScale { get; init; }
+    /// <summary>√hidden_size rounded to float32 (spec §2.2).</summary>
+    public required float EmbedScale { get; init; }
+    /// <summary>Per layer: the sliding radius W/2, or −1 for a global layer.</summary>
+    public required IReadOnlyList<int> LayerRadius { get; init; }
+    /// <summary>Per layer: the RoPE base.</summary>
+    public required IReadOnlyList<double> LayerRopeTheta { get; init; }
+
+    public static FastEncoderShape Of(GemmaConfig config) => new()
+    {
+        HiddenSize = config.HiddenSize,
+        IntermediateSize = config.IntermediateSize,
+        Heads = config.NumAttentionHeads,
+        KvHeads = config.NumKeyValueHeads,
+        HeadDim = config.HeadDim,
+        MaxPositions = config.MaxPositionEmbeddings,
+        VocabSize = config.VocabSize,
+        Eps = (float)config.RmsNormEps,
+        AttentionScale = (float)config.AttentionScale,
+        EmbedScale = (float)config.EmbedScale,
+        LayerRadius = Enumerable.Range(0, config.NumHiddenLayers).Select(l => config.IsSlidingLayer(l) ? config.SlidingWindowRadius : -1).ToArray(),
+        LayerRopeTheta = Enumerable.Range(0, config.NumHiddenLayers).Select(config.LayerRopeTheta).ToArray(),
+    };
 }
 
 /// <summary>
@@ -29,7 +69,8 @@ public sealed record FastEncoderOptions
 /// </summary>
 public sealed class FastEncoder
 {
-    private readonly FastEncoderWeights _w;
+    private readonly ModelWeights _w;
+    private readonly FastEncoderShape _s;
     private readonly KernelSet _k;
     private readonly int _threads;
     private readonly int _chunkTokens;
@@ -39,24 +80,28 @@ public sealed class FastEncoder
 
     [ThreadStatic] private static AttentionScratch? t_scratch;
 
-    public FastEncoder(FastEncoderWeights weights, FastEncoderOptions? options = null)
+    public FastEncoder(ModelWeights weights, FastEncoderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        weights.Validate();
         options ??= new FastEncoderOptions();
         _w = weights;
+        _s = FastEncoderShape.Of(weights.Config);
+        Profile = options.Profile ? new EngineProfile() : null;
         _k = options.Kernels ?? KernelCatalog.Default;
         _threads = options.Threads > 0 ? options.Threads : KernelCatalog.DefaultThreads;
-        _chunkTokens = Math.Max(options.ChunkTokens, weights.Shape.MaxPositions);
-        var s = weights.Shape;
+        _chunkTokens = Math.Max(options.ChunkTokens, _s.MaxPositions);
+        var s = _s;
         foreach (var theta in s.LayerRopeTheta.Distinct())
         {
             _rope[theta] = RopeTable(theta, s.HeadDim, s.MaxPositions);
         }
     }
 
-    /// <summary>The weights.</summary>
-    public FastEncoderWeights Weights => _w;
+    /// <summary>The weights (the same objects the reference encoder reads).</summary>
+    public ModelWeights Weights => _w;
+
+    /// <summary>Phase timings of this engine (null unless <see cref="FastEncoderOptions.Profile"/>).</summary>
+    public EngineProfile? Profile { get; }
 
     /// <summary>The kernel set in use.</summary>
     public KernelSet Kernels => _k;
@@ -90,7 +135,7 @@ public sealed class FastEncoder
     public void EncodePooled(IReadOnlyList<ReadOnlyMemory<int>> sequences, Span<float> pooled, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sequences);
-        var s = _w.Shape;
+        var s = _s;
         var h = s.HiddenSize;
         if (pooled.Length < sequences.Count * h)
         {
@@ -151,34 +196,34 @@ public sealed class FastEncoder
 
     private void RunChunk(Workspace ws, CancellationToken ct)
     {
-        var s = _w.Shape;
+        var s = _s;
         int h = s.HiddenSize, hd = s.HeadDim, qd = s.Heads * hd, kvd = s.KvHeads * hd, f = s.IntermediateSize, t = ws.TokenCount;
         var k = _k;
-        EngineProfile.AddTokens(t);
-        var t0 = EngineProfile.Start();
+        Profile?.AddTokens(t);
+        var t0 = Start();
         // Embedding rows × √hidden.
         Rows(t, (r0, r1) =>
         {
             for (var r = r0; r < r1; r++)
             {
                 var row = ws.Hidden.AsSpan(r * h, h);
-                _w.EmbeddingRow(ws.Ids[r], row);
+                _w.Embedding.DequantizeRow(ws.Ids[r], row);
                 k.Scale(row, s.EmbedScale, row);
             }
         });
-        EngineProfile.Add(EnginePhase.Embedding, t0);
+        Profile?.Add(EnginePhase.Embedding, t0);
         for (var l = 0; l < _w.Layers.Count; l++)
         {
             ct.ThrowIfCancellationRequested();
             var lw = _w.Layers[l];
             var (cos, sin) = _rope[s.LayerRopeTheta[l]];
-            t0 = EngineProfile.Start();
+            t0 = Start();
             RmsNormRows(ws.Hidden, lw.AttnNormGain, ws.X, t, h);
-            EngineProfile.Add(EnginePhase.Norms, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.Norms, t0);
+            t0 = Start();
             WeightMatrix.MatMulShared(ws.X, t, [lw.Wq, lw.Wk, lw.Wv], [ws.Q, ws.K, ws.V], _threads, k);
-            EngineProfile.Add(EnginePhase.QkvProjection, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.QkvProjection, t0);
+            t0 = Start();
             // q/k RMSNorm per head, then RoPE at the position inside the sequence.
             Rows(t, (r0, r1) =>
             {
@@ -202,8 +247,8 @@ public sealed class FastEncoder
                     }
                 }
             });
-            EngineProfile.Add(EnginePhase.QkNormRope, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.QkNormRope, t0);
+            t0 = Start();
             // V transposed per sequence, then attention over (sequence, query block) items.
             WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
             {
@@ -226,28 +271,28 @@ public sealed class FastEncoder
                         ws.Attn.AsSpan(off * qd, len * qd), len, s.Heads, s.KvHeads, hd, s.AttentionScale, radius, blk, 1, scratch);
                 }
             });
-            EngineProfile.Add(EnginePhase.Attention, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.Attention, t0);
+            t0 = Start();
             lw.Wo.MatMul(ws.Attn, t, ws.X, _threads, k);
-            EngineProfile.Add(EnginePhase.OutputProjection, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.OutputProjection, t0);
+            t0 = Start();
             RmsNormAddRows(ws.X, lw.PostAttnNormGain, ws.Hidden, t, h);
             RmsNormRows(ws.Hidden, lw.PreFfnNormGain, ws.X, t, h);
-            EngineProfile.Add(EnginePhase.Norms, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.Norms, t0);
+            t0 = Start();
             WeightMatrix.MatMulShared(ws.X, t, [lw.WGate, lw.WUp], [ws.Gate, ws.Up], _threads, k);
-            EngineProfile.Add(EnginePhase.GateUpProjection, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.GateUpProjection, t0);
+            t0 = Start();
             Rows(t, (r0, r1) => k.GeluTanhMul(ws.Gate.AsSpan(r0 * f, (r1 - r0) * f), ws.Up.AsSpan(r0 * f, (r1 - r0) * f), ws.Gate.AsSpan(r0 * f, (r1 - r0) * f)));
-            EngineProfile.Add(EnginePhase.GeGlu, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.GeGlu, t0);
+            t0 = Start();
             lw.WDown.MatMul(ws.Gate, t, ws.X, _threads, k);
-            EngineProfile.Add(EnginePhase.DownProjection, t0);
-            t0 = EngineProfile.Start();
+            Profile?.Add(EnginePhase.DownProjection, t0);
+            t0 = Start();
             RmsNormAddRows(ws.X, lw.PostFfnNormGain, ws.Hidden, t, h);
-            EngineProfile.Add(EnginePhase.Norms, t0);
+            Profile?.Add(EnginePhase.Norms, t0);
         }
-        t0 = EngineProfile.Start();
+        t0 = Start();
         RmsNormRows(ws.Hidden, _w.FinalNormGain, ws.X, t, h);
         // Mean over each sequence's positions, summed in position order.
         WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
@@ -264,8 +309,10 @@ public sealed class FastEncoder
                 k.Scale(dst, 1f / len, dst);
             }
         });
-        EngineProfile.Add(EnginePhase.Pooling, t0);
+        Profile?.Add(EnginePhase.Pooling, t0);
     }
+
+    private long Start() => Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
 
     private void Rows(int count, Action<int, int> body) => WorkSplitter.For((count + 15) / 16, _threads, (b0, b1) => body(b0 * 16, Math.Min(count, b1 * 16)));
 
@@ -273,7 +320,7 @@ public sealed class FastEncoder
     {
         for (var r = r0; r < r1; r++)
         {
-            _k.RmsNorm(src.AsSpan(r * h, h), gain, _w.Shape.Eps, dst.AsSpan(r * h, h));
+            _k.RmsNorm(src.AsSpan(r * h, h), gain, _s.Eps, dst.AsSpan(r * h, h));
         }
     });
 
@@ -281,7 +328,7 @@ public sealed class FastEncoder
     {
         for (var r = r0; r < r1; r++)
         {
-            _k.RmsNormAddTo(src.AsSpan(r * h, h), gain, _w.Shape.Eps, residual.AsSpan(r * h, h));
+            _k.RmsNormAddTo(src.AsSpan(r * h, h), gain, _s.Eps, residual.AsSpan(r * h, h));
         }
     });
 

@@ -1,3 +1,4 @@
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
 using EmbeddingGemma.Model.Fast;
@@ -41,25 +42,28 @@ public class ModelQuantizerTests(ITestOutputHelper output)
         }
 
         var seqs = FastEncoderTests.Sequences(21, 5, TinyModels.Default.Config.VocabSize, 50);
-        using var fast = FastSequenceEncoder.OpenGguf(path);
-        var h = fast.Config.HiddenSize;
-        var ours = new float[seqs.Length * h];
-        fast.EncodeWithDense(seqs, ours);
+        // The public path: the quantized file loads with its matrices in their stored types.
+        using var model = EmbeddingGemmaModel.Load(path, new ModelLoadOptions { UseHub = false });
+        Assert.Equal(scheme == QuantizationScheme.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q4_0, model.WeightType);
+        Assert.Equal(ffnType(scheme), model.Weights.Layers[0].WGate.Type);
+        var h = model.Config.HiddenSize;
+        var ours = model.EncodeTokenIds(seqs.Select(s => s.ToArray()).ToList(), new EncodeOptions { Normalize = false }).SelectMany(v => v).ToArray();
 
-        // Reference on the same dequantized weights (pooled backbone).
-        using var deq = ModelWeights.LoadGguf(path);
+        // Reference and fast engine on the same weight objects (pooled backbone).
         var pooledRef = new float[seqs.Length * h];
-        new ReferenceEncoder(deq).EncodePooled(seqs, pooledRef);
+        new ReferenceEncoder(model.Weights).EncodePooled(seqs, pooledRef);
         var pooledFast = new float[seqs.Length * h];
-        fast.EncodePooled(seqs, pooledFast);
+        new FastSequenceEncoder(model.Weights).EncodePooled(seqs, pooledFast);
         var minRef = MinCos(pooledRef, pooledFast, h);
 
         var llama = LlamaCppOracle.Embed(path, seqs.Select(s => s.ToArray()).ToList());
         var minLlama = MinCos(llama.SelectMany(v => v).ToArray(), ours, h);
-        output.WriteLine($"{typeName}: {string.Join(", ", counts.Select(kv => $"{kv.Key}×{kv.Value}"))}; fast vs reference (same dequantized weights) min cos {minRef:F6}; vs llama.cpp on the same file min cos {minLlama:F6}");
+        output.WriteLine($"{typeName}: {string.Join(", ", counts.Select(kv => $"{kv.Key}×{kv.Value}"))}; fast vs reference (same weight objects) min cos {minRef:F6}; vs llama.cpp on the same file min cos {minLlama:F6}");
         Assert.True(minRef >= NumericTolerances.CosineQuantized, $"vs reference {minRef}");
         Assert.True(minLlama >= NumericTolerances.CosineQuantized, $"vs llama.cpp {minLlama}");
     }
+
+    private static GgmlType ffnType(QuantizationScheme scheme) => scheme == QuantizationScheme.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q4_0;
 
     private static double MinCos(float[] a, float[] b, int h)
     {
