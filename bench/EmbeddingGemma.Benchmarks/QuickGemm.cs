@@ -107,7 +107,6 @@ internal static class QuickQKernel
             var wm = WeightMatrix.Quantize("w", w, n, k, type);
             var panel = new byte[EmbeddingGemma.Numerics.Kernels.Q8Interleaved.PanelBytes(type, n, k)];
             var scales = new float[EmbeddingGemma.Numerics.Kernels.Q8Interleaved.PanelScales(n, k)];
-            var planes = EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Planes(type);
             var rowBytes = GgmlTypeInfo.RowBytes(type, k);
             double packUs = double.MaxValue, gmacs = 0;
             for (var round = 0; round < 3; round++)   // best of 3: this machine's speed drifts
@@ -124,7 +123,7 @@ internal static class QuickQKernel
                 sw.Restart();
                 while (sw.ElapsedMilliseconds < 400)
                 {
-                    EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Gemm(aq, ad, ao, panel, scales, planes, c, n, m, n, k);
+                    EmbeddingGemma.Numerics.Kernels.Q8Interleaved.Gemm(aq, ad, ao, panel, scales, type, c, n, m, n, k);
                     reps++;
                 }
                 gmacs = Math.Max(gmacs, (double)m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9);

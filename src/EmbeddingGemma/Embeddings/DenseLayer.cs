@@ -17,6 +17,7 @@ public sealed class DenseLayer
         ArgumentNullException.ThrowIfNull(weight);
         Name = name;
         Weight = weight;
+        weight.PackForProducts();
     }
 
     /// <summary>The module's folder name (<c>2_Dense</c>, <c>3_Dense</c>).</summary>

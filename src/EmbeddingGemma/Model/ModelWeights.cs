@@ -223,6 +223,10 @@ public sealed class ModelWeights : IDisposable
             };
         }
         var finalNorm = files.Gain("norm.weight", h);
+        foreach (var m in layers.SelectMany(l => l.Matrices))
+        {
+            m.PackForProducts();   // Q4_0/Q8_0: the int8 GEMM layout once, at load (not the embedding: it is read row by row)
+        }
         return new ModelWeights(c, files, ownsFiles, embed, layers, finalNorm);
     }
 

@@ -38,6 +38,8 @@ public sealed class WeightMatrix
 
     private readonly ReadOnlyMemory<byte> _data;
     private readonly long _rowBytes;
+    private byte[]? _packed;
+    private float[]? _packedScales;
 
     private WeightMatrix(string name, GgmlType type, int rows, int cols, ReadOnlyMemory<byte> data)
     {
@@ -63,6 +65,45 @@ public sealed class WeightMatrix
 
     /// <summary>The raw bytes (ggml layout).</summary>
     public ReadOnlyMemory<byte> Data => _data;
+
+    /// <summary>True when the matrix holds its int8 GEMM layout, packed once (see <see cref="PackForProducts"/>).</summary>
+    public bool IsPacked => _packed is not null;
+
+    /// <summary>Bytes this matrix keeps in process memory beyond its source (the packed layout), for memory accounting.</summary>
+    public long PackedBytes => (_packed?.LongLength ?? 0) + 4L * (_packedScales?.LongLength ?? 0);
+
+    /// <summary>
+    /// For Q4_0 and Q8_0 on AVX2 machines: packs the matrix once into the interleaved layout the int8 GEMM reads (as
+    /// compact as the file: 4.5 or 8.5 bits per weight with fp32 scales), so no product repacks panels again (a
+    /// 32-token query used to spend much of its time repacking), then releases the source pages of a memory-mapped
+    /// file from the resident set (they are read again only if a row is dequantized). Other types: nothing to do.
+    /// Call once at load, before the matrix is shared between threads; idempotent.
+    /// </summary>
+    public void PackForProducts()
+    {
+        if (_packed is not null || !Q8Interleaved.Handles(Type) || !System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        {
+            return;
+        }
+        var groups = Q8Interleaved.GroupsOf(Rows);
+        var groupBytes = Q8Interleaved.GroupBytes(Type, Cols);
+        var groupScales = Cols / 32 * Q8Interleaved.Group;
+        var packed = GC.AllocateUninitializedArray<byte>(checked((int)Q8Interleaved.PanelBytes(Type, Rows, Cols)));
+        var scales = GC.AllocateUninitializedArray<float>(checked((int)Q8Interleaved.PanelScales(Rows, Cols)));
+        const int groupsPerItem = 16;
+        Parallel.For(0, (groups + groupsPerItem - 1) / groupsPerItem, item =>
+        {
+            var g0 = item * groupsPerItem;
+            var g1 = Math.Min(groups, g0 + groupsPerItem);
+            var r0 = g0 * Q8Interleaved.Group;
+            var rows = Math.Min(Rows, g1 * Q8Interleaved.Group) - r0;
+            Q8Interleaved.Pack(Type, _data.Span[(int)(r0 * _rowBytes)..], _rowBytes, rows, Cols,
+                packed.AsSpan(g0 * groupBytes, (g1 - g0) * groupBytes), scales.AsSpan(g0 * groupScales, (g1 - g0) * groupScales));
+        });
+        _packed = packed;
+        _packedScales = scales;
+        WeightMemory.ReleasePages(_data);
+    }
 
     /// <summary>Types <see cref="MatMul"/> runs with a fast kernel; other dequantizable types run through fp32 panels.</summary>
     public static bool IsFastType(GgmlType type) => type is GgmlType.F32 or GgmlType.BF16 or GgmlType.F16 or GgmlType.Q8_0 or GgmlType.Q4_0;
@@ -120,6 +161,12 @@ public sealed class WeightMatrix
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Tensor '{Name}': row {row} is outside 0..{Rows - 1}.");
         }
         Check.SameLength(Cols, destination.Length, nameof(destination));
+        if (_packed is not null)
+        {
+            // the packed copy holds exactly the stored values (the source pages were released)
+            Q8Interleaved.UnpackRow(Type, _packed, _packedScales!, row, Cols, destination);
+            return;
+        }
         var bytes = _data.Span.Slice((int)(row * _rowBytes), (int)_rowBytes);
         switch (Type)
         {
@@ -290,9 +337,9 @@ public sealed class WeightMatrix
                         }
                     }
                 }
-                // Room for a panel of either int8 type (Q8_0's two nibble planes are the larger).
-                var panelBytes = Q8Interleaved.PanelBytes(GgmlType.Q8_0, PanelRows, k);
-                var panelScales = Q8Interleaved.PanelScales(PanelRows, k);
+                // Room for a panel of either int8 type (Q8_0's is the larger), for matrices not packed at load.
+                var panelBytes = (int)Q8Interleaved.PanelBytes(GgmlType.Q8_0, PanelRows, k);
+                var panelScales = (int)Q8Interleaved.PanelScales(PanelRows, k);
                 WorkSplitter.For(firstItem[^1], threads, (start, end) =>
                 {
                     var aa = new ReadOnlySpan<float>((float*)a, m * k);
@@ -325,14 +372,27 @@ public sealed class WeightMatrix
                             }
                             case Path.Interleaved:
                             {
-                                var panel = (t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new AlignedBuffer<byte>(panelBytes)).Span;
-                                var scales = (t_xscales is { } sc && sc.Length >= panelScales ? sc : t_xscales = new AlignedBuffer<float>(panelScales)).Span;
-                                if (fresh)
+                                ReadOnlySpan<byte> panel;
+                                ReadOnlySpan<float> scales;
+                                if (mat._packed is { } pk)
                                 {
-                                    Q8Interleaved.Pack(mat.Type, mat._data.Span[(int)(j0 * mat._rowBytes)..], mat._rowBytes, nn, k, panel, scales);
+                                    var g0 = j0 / Q8Interleaved.Group;
+                                    panel = pk.AsSpan(g0 * Q8Interleaved.GroupBytes(mat.Type, k));
+                                    scales = mat._packedScales!.AsSpan(g0 * nbk * Q8Interleaved.Group);
+                                }
+                                else
+                                {
+                                    var buf = (t_xpanel is { } q && q.Length >= panelBytes ? q : t_xpanel = new AlignedBuffer<byte>(panelBytes)).Span;
+                                    var sbuf = (t_xscales is { } sc && sc.Length >= panelScales ? sc : t_xscales = new AlignedBuffer<float>(panelScales)).Span;
+                                    if (fresh)
+                                    {
+                                        Q8Interleaved.Pack(mat.Type, mat._data.Span[(int)(j0 * mat._rowBytes)..], mat._rowBytes, nn, k, buf, sbuf);
+                                    }
+                                    panel = buf;
+                                    scales = sbuf;
                                 }
                                 Q8Interleaved.Gemm(aq.AsSpan(i0 * k, mm * k), ad.AsSpan(i0 * nbk, mm * nbk), offsets[Q8Interleaved.Offset(mat.Type)].AsSpan(i0 * nbk, mm * nbk),
-                                    panel, scales, Q8Interleaved.Planes(mat.Type), cc[(i0 * n + j0)..], n, mm, nn, k);
+                                    panel, scales, mat.Type, cc[(i0 * n + j0)..], n, mm, nn, k);
                                 break;
                             }
                             case Path.LegacyInt8:

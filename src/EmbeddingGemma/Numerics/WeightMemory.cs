@@ -31,8 +31,33 @@ public static class WeightMemory
         return new PinnedFloatBytes(values).Memory;
     }
 
+    /// <summary>
+    /// Tells the OS that the whole pages inside <paramref name="memory"/> (native memory such as a read-only file mapping)
+    /// are not needed now: on Linux <c>madvise(MADV_DONTNEED)</c>, so they leave the resident set and are read from the
+    /// file again only if touched again. No effect on managed memory or other systems. Used after a matrix was packed.
+    /// </summary>
+    internal static unsafe void ReleasePages(ReadOnlyMemory<byte> memory)
+    {
+        if (!OperatingSystem.IsLinux() || !MemoryMarshal.TryGetMemoryManager<byte, NativeBytes>(memory, out var native, out var start, out var length))
+        {
+            return;
+        }
+        var page = Environment.SystemPageSize;
+        var first = ((nuint)(native.Pointer + start) + (nuint)page - 1) / (nuint)page * (nuint)page;
+        var end = (nuint)(native.Pointer + start + length) / (nuint)page * (nuint)page;
+        if (end > first)
+        {
+            _ = Madvise((void*)first, end - first, 4 /* MADV_DONTNEED */);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "madvise", SetLastError = false)]
+    private static extern unsafe int Madvise(void* address, nuint length, int advice);
+
     private sealed unsafe class NativeBytes(byte* pointer, int length) : MemoryManager<byte>
     {
+        public byte* Pointer => pointer;
+
         public override Span<byte> GetSpan() => new(pointer, length);
 
         public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);

@@ -143,4 +143,47 @@ public class HalfConversionTests
             Assert.True(float.IsNaN(expected) ? float.IsNaN(got) : BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(got), $"bits 0x{b:X4}: {expected:R} vs {got:R}");
         }
     }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 77, 96)]
+    [InlineData(GgmlType.Q8_0, 77, 96)]
+    [InlineData(GgmlType.Q4_0, 8, 768)]
+    [InlineData(GgmlType.Q8_0, 130, 64)]
+    public void Packing_at_load_keeps_every_value_and_every_product_bit(GgmlType type, int rows, int cols)
+    {
+        // A matrix packed once at load (rows not a multiple of the 8-row group) against the same matrix packed per
+        // call: same rows back from DequantizeRow (also against the scalar dequantizer) and bit-identical products for
+        // activation counts that exercise the 3-, 2- and 1-row tiles and a partial last 16-column pair.
+        var rng = new Random(rows * 31 + cols);
+        var w = new float[rows * cols];
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)(rng.NextDouble() * 2 - 1);
+        }
+        var onTheFly = WeightMatrix.Quantize("w", w, rows, cols, type);
+        var packed = WeightMatrix.Create("w", type, rows, cols, onTheFly.Data.ToArray());
+        packed.PackForProducts();
+        Assert.Equal(Avx2.IsSupported && Fma.IsSupported, packed.IsPacked);
+        var expectedRow = new float[cols];
+        var gotRow = new float[cols];
+        for (var r = 0; r < rows; r++)
+        {
+            ScalarQuant.Dequantize(type, onTheFly.Data.Span.Slice((int)(r * GgmlTypeInfo.RowBytes(type, cols)), (int)GgmlTypeInfo.RowBytes(type, cols)), expectedRow);
+            packed.DequantizeRow(r, gotRow);
+            Assert.Equal(expectedRow, gotRow);
+        }
+        foreach (var m in new[] { 1, 2, 3, 5, 7, 70 })
+        {
+            var a = new float[m * cols];
+            for (var i = 0; i < a.Length; i++)
+            {
+                a[i] = (float)(rng.NextDouble() * 4 - 2);
+            }
+            var c1 = new float[m * rows];
+            var c2 = new float[m * rows];
+            onTheFly.MatMul(a, m, c1, threads: 2);
+            packed.MatMul(a, m, c2, threads: 3);
+            Assert.Equal(c1, c2);
+        }
+    }
 }

@@ -9,20 +9,23 @@ using EmbeddingGemma.Numerics.Quantization;
 namespace EmbeddingGemma.Numerics.Kernels;
 
 /// <summary>
-/// The AVX2 int8 GEMM for Q4_0 and Q8_0 weights against Q8_0-quantized activations, with weights repacked on the fly
-/// into panels of 8 interleaved rows ("x8", like llama.cpp's repacked q4_0x8) so that one <c>vpmaddubsw</c> multiplies
-/// 4 consecutive activation bytes (broadcast) with the same 4 positions of 8 weight rows, and the 8 lanes of an
-/// accumulator are 8 output columns: no horizontal sums, and the per-block float step (convert, scale, FMA) is done once
-/// per 8 outputs instead of once per output.
+/// The AVX2 int8 GEMM for Q4_0 and Q8_0 weights against Q8_0-quantized activations, with weights packed (once, at
+/// load: <see cref="WeightMatrix"/>) into groups of 8 interleaved rows ("x8", like llama.cpp's repacked q4_0x8) so that
+/// one <c>vpmaddubsw</c> multiplies 4 consecutive activation bytes (broadcast) with the same 4 positions of 8 weight rows,
+/// and the 8 lanes of an accumulator are 8 output columns: no horizontal sums, and the per-block float step (convert,
+/// scale, FMA) is done once per 8 outputs instead of once per output.
 /// <para>
-/// <c>vpmaddubsw</c> needs one unsigned operand, so weights are stored as unsigned 4-bit planes: Q4_0's nibble u = q + 8
-/// as stored; Q8_0's q + 128 = 16·hi + lo split into two nibble planes. With |a| ≤ 127 a pair of products is at most
-/// 2·15·127 = 3,810, so the 8 quads of a 32-block accumulate in int16 without saturation; <c>vpmaddwd</c> by 1 (or 16 for
-/// Q8_0's high plane) widens to int32, and the offset is removed exactly: Σ q·a = Σ u·a − 8·Σa (Q4_0) or
-/// 16·Σ hi·a + Σ lo·a − 128·Σa (Q8_0). The block's integer dot product is therefore exact, as in llama.cpp; it is then
-/// converted to float and accumulated as c += (dw·da)·isum in block order.
+/// The packed form is as compact as the file: per group and 32-block, Q4_0 keeps its stored bytes (byte t of a block
+/// holds element t in the low nibble and element 16 + t in the high one), 4 bytes of each of the 8 rows side by side
+/// (4 vectors of 32 bytes, 128 bytes); Q8_0 keeps u = q + 128 (8 vectors, 256 bytes). Scales are fp32.
+/// <c>vpmaddubsw</c> needs one unsigned operand, so the kernels work on unsigned 4-bit planes taken with a mask and a
+/// shift: Q4_0's nibble u = q + 8; Q8_0's u = 16·hi + lo. With |a| ≤ 127 a pair of products is at most 2·15·127 =
+/// 3,810, so the 8 quads of a 32-block accumulate in int16 without overflow; <c>vpmaddwd</c> by 1 (or 16 for Q8_0's high
+/// plane) widens to int32, and the offset is removed exactly: Σ q·a = Σ u·a − 8·Σa (Q4_0) or 16·Σ hi·a + Σ lo·a − 128·Σa
+/// (Q8_0). The block's integer dot product is therefore exact, as in llama.cpp; it is then converted to float and
+/// accumulated as c += (dw·da)·isum in block order.
 /// </para>
-/// Every output goes through the same operations whatever the tile (4 rows or 1) and its position, so results are
+/// Every output goes through the same operations whatever the tile (3, 2 or 1 rows) and its position, so results are
 /// bit-identical across batchings and thread counts.
 /// </summary>
 internal static unsafe class Q8Interleaved
@@ -30,36 +33,46 @@ internal static unsafe class Q8Interleaved
     /// <summary>Weight rows interleaved in one group.</summary>
     public const int Group = 8;
 
-    /// <summary>Bytes of one 32-block of one plane of one group (8 quads × 8 rows × 4 bytes).</summary>
-    private const int BlockBytes = 256;
-
-    /// <summary>Nibble planes per weight type (Q4_0: 1, Q8_0: 2).</summary>
-    public static int Planes(GgmlType type) => type == GgmlType.Q8_0 ? 2 : 1;
+    /// <summary>True for the types this GEMM runs (Q4_0, Q8_0).</summary>
+    public static bool Handles(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0;
 
     /// <summary>Value added to make the stored weights unsigned (Q4_0: 8, Q8_0: 128).</summary>
     public static int Offset(GgmlType type) => type == GgmlType.Q8_0 ? 128 : 8;
 
-    /// <summary>Panel bytes for <paramref name="rows"/> weight rows of <paramref name="k"/> columns.</summary>
-    public static int PanelBytes(GgmlType type, int rows, int k) => GroupsOf(rows) * Planes(type) * k * Group;
+    /// <summary>Packed bytes of one 32-block of one group of 8 rows (Q4_0: 128, Q8_0: 256).</summary>
+    public static int GroupBlockBytes(GgmlType type) => type == GgmlType.Q8_0 ? 256 : 128;
 
-    /// <summary>Panel scale floats for <paramref name="rows"/> weight rows.</summary>
-    public static int PanelScales(int rows, int k) => GroupsOf(rows) * (k / 32) * Group;
+    /// <summary>Packed bytes of one group of 8 rows of <paramref name="k"/> columns.</summary>
+    public static int GroupBytes(GgmlType type, int k) => k / 32 * GroupBlockBytes(type);
+
+    /// <summary>Packed bytes for <paramref name="rows"/> weight rows of <paramref name="k"/> columns.</summary>
+    public static long PanelBytes(GgmlType type, int rows, int k) => (long)GroupsOf(rows) * GroupBytes(type, k);
+
+    /// <summary>Packed scale floats for <paramref name="rows"/> weight rows.</summary>
+    public static long PanelScales(int rows, int k) => (long)GroupsOf(rows) * (k / 32) * Group;
 
     public static int GroupsOf(int rows) => (rows + Group - 1) / Group;
 
     /// <summary>
-    /// Repacks <paramref name="rows"/> ggml rows (Q4_0 or Q8_0, <paramref name="rowBytes"/> apart in
-    /// <paramref name="source"/>) into interleaved nibble planes and fp32 scales; rows past the last are zero.
+    /// Packs <paramref name="rows"/> ggml rows (Q4_0 or Q8_0, <paramref name="rowBytes"/> apart in
+    /// <paramref name="source"/>) into the interleaved layout and fp32 scales; rows past the last (up to the group) are zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(GgmlType type, ReadOnlySpan<byte> source, long rowBytes, int rows, int k, Span<byte> panel, Span<float> scales)
     {
+        if (!Handles(type))
+        {
+            throw new ArgumentException($"Interleaved packing is for Q4_0 and Q8_0, not {type}.", nameof(type));
+        }
         var nbk = k / 32;
-        var planes = Planes(type);
         var groups = GroupsOf(rows);
-        var groupBytes = planes * k * Group;
-        var mask = Vector128.Create((byte)0x0F);
-        var flip = Vector128.Create((byte)0x80);
+        var bb = GroupBlockBytes(type);
+        var quads = bb / 32;                // 4-byte chunks of a row's block: Q4_0 4, Q8_0 8
+        var srcBlock = type == GgmlType.Q8_0 ? 34 : 18;
+        if (panel.Length < groups * nbk * bb || scales.Length < groups * nbk * Group || (long)rows * rowBytes > source.Length + (rowBytes - nbk * srcBlock))
+        {
+            throw new ArgumentException($"Interleaved packing: buffers too small for {rows} rows of {k} ({type}).");
+        }
         ref var pr = ref MemoryMarshal.GetReference(panel);
         for (var g = 0; g < groups; g++)
         {
@@ -68,52 +81,54 @@ internal static unsafe class Q8Interleaved
                 var r = g * Group + rr;
                 for (var b = 0; b < nbk; b++)
                 {
-                    ref var dst = ref Unsafe.Add(ref pr, (nint)g * groupBytes + b * BlockBytes + rr * 4);
+                    ref var dst = ref Unsafe.Add(ref pr, ((nint)g * nbk + b) * bb + rr * 4);
                     if (r >= rows)
                     {
                         scales[(g * nbk + b) * Group + rr] = 0f;
-                        for (var p = 0; p < planes; p++)
+                        for (var q = 0; q < quads; q++)
                         {
-                            for (var q = 0; q < 8; q++)
-                            {
-                                Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, p * k * Group + q * 32), 0u);
-                            }
+                            // zero weights: u = offset (8 or 128) so u - offset = 0 exactly
+                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, q * 32), type == GgmlType.Q8_0 ? 0x80808080u : 0x88888888u);
                         }
                         continue;
                     }
-                    if (type == GgmlType.Q4_0)
+                    var blk = source.Slice((int)(r * rowBytes) + srcBlock * b, srcBlock);
+                    scales[(g * nbk + b) * Group + rr] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
+                    for (var q = 0; q < quads; q++)
                     {
-                        var blk = source.Slice((int)(r * rowBytes) + 18 * b, 18);
-                        scales[(g * nbk + b) * Group + rr] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
-                        var v = Vector128.Create(blk.Slice(2, 16));
-                        // Elements 0..15 are the low nibbles (quads 0..3), 16..31 the high nibbles (quads 4..7).
-                        Scatter(ref dst, (v & mask).AsUInt32(), 0);
-                        Scatter(ref dst, Vector128.ShiftRightLogical(v, 4).AsUInt32(), 4);
-                    }
-                    else
-                    {
-                        var blk = source.Slice((int)(r * rowBytes) + 34 * b, 34);
-                        scales[(g * nbk + b) * Group + rr] = ScalarQuant.F16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(blk));
-                        var lo16 = Vector128.Create(blk.Slice(2, 16)) ^ flip;
-                        var hi16 = Vector128.Create(blk.Slice(18, 16)) ^ flip;
-                        ref var lo = ref Unsafe.Add(ref dst, k * Group);
-                        Scatter(ref dst, Vector128.ShiftRightLogical(lo16, 4).AsUInt32(), 0);
-                        Scatter(ref dst, Vector128.ShiftRightLogical(hi16, 4).AsUInt32(), 4);
-                        Scatter(ref lo, (lo16 & mask).AsUInt32(), 0);
-                        Scatter(ref lo, (hi16 & mask).AsUInt32(), 4);
+                        var chunk = BinaryPrimitives.ReadUInt32LittleEndian(blk.Slice(2 + 4 * q, 4));
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, q * 32), type == GgmlType.Q8_0 ? chunk ^ 0x80808080u : chunk);
                     }
                 }
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scatter(ref byte dst, Vector128<uint> quads, int q0)
+    /// <summary>Row <paramref name="row"/> of a packed matrix back to float32 (exactly the values of the ggml dequantizer).</summary>
+    public static void UnpackRow(GgmlType type, ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, int row, int k, Span<float> destination)
     {
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, (q0 + 0) * 32), quads.GetElement(0));
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, (q0 + 1) * 32), quads.GetElement(1));
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, (q0 + 2) * 32), quads.GetElement(2));
-        Unsafe.WriteUnaligned(ref Unsafe.Add(ref dst, (q0 + 3) * 32), quads.GetElement(3));
+        var nbk = k / 32;
+        var bb = GroupBlockBytes(type);
+        int g = row / Group, rr = row % Group;
+        for (var b = 0; b < nbk; b++)
+        {
+            var d = scales[(g * nbk + b) * Group + rr];
+            var blk = packed.Slice((g * nbk + b) * bb + rr * 4);
+            var dst = destination.Slice(32 * b, 32);
+            for (var t = 0; t < 32; t++)
+            {
+                if (type == GgmlType.Q8_0)
+                {
+                    dst[t] = d * (blk[t / 4 * 32 + t % 4] - 128);
+                }
+                else
+                {
+                    var j = t % 16;
+                    var v = blk[j / 4 * 32 + j % 4];
+                    dst[t] = d * ((t < 16 ? v & 0x0F : v >> 4) - 8);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -181,7 +196,7 @@ internal static unsafe class Q8Interleaved
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Gemm(ReadOnlySpan<sbyte> aq, ReadOnlySpan<float> ad, ReadOnlySpan<int> aoff, ReadOnlySpan<byte> panel, ReadOnlySpan<float> scales,
-        int planes, Span<float> c, int ldc, int m, int n, int k)
+        GgmlType type, Span<float> c, int ldc, int m, int n, int k)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported)
         {
@@ -189,12 +204,13 @@ internal static unsafe class Q8Interleaved
         }
         var nbk = k / 32;
         var groups = GroupsOf(n);
-        if (aq.Length < m * k || ad.Length < m * nbk || aoff.Length < m * nbk || panel.Length < groups * planes * k * Group
-            || scales.Length < groups * nbk * Group || (m > 0 && c.Length < (m - 1) * ldc + n) || k % 32 != 0 || planes is < 1 or > 2)
+        var groupBytes = GroupBytes(type, k);
+        if (!Handles(type) || aq.Length < m * k || ad.Length < m * nbk || aoff.Length < m * nbk || panel.Length < (long)groups * groupBytes
+            || scales.Length < groups * nbk * Group || (m > 0 && c.Length < (m - 1) * ldc + n) || k % 32 != 0)
         {
-            throw new ArgumentException($"Interleaved int8 GEMM: buffers too small or bad shape (m={m}, n={n}, k={k}, planes={planes}).");
+            throw new ArgumentException($"Interleaved int8 GEMM: buffers too small or bad shape (m={m}, n={n}, k={k}, {type}).");
         }
-        var groupBytes = planes * k * Group;
+        var q8 = type == GgmlType.Q8_0;
         Span<float> tmp = stackalloc float[2 * Group * 3];
         fixed (sbyte* pa = aq)
         fixed (float* pad = ad)
@@ -204,7 +220,7 @@ internal static unsafe class Q8Interleaved
         fixed (float* pc = c)
         fixed (float* pt = tmp)
         {
-            var args = new Args { K = k, Nbk = nbk, Planes = planes, PlaneBytes = k * Group };
+            var args = new Args { K = k, Nbk = nbk, BlockBytes = GroupBlockBytes(type) };
             for (var g = 0; g < groups; g += 2)
             {
                 // Two groups (16 columns) at a time; a last odd group is paired with itself and its copy discarded.
@@ -216,19 +232,19 @@ internal static unsafe class Q8Interleaved
                 var s1 = ps + (nint)g1 * nbk * Group;
                 var direct = cols == 2 * Group;
                 var i = 0;
-                // Q4_0: 3 rows × 16 columns (6 int16 + 6 float accumulators); Q8_0's second plane needs 6 more int32
+                // Q4_0: 3 rows × 16 columns (6 int16 + 6 float accumulators); Q8_0's second plane needs more
                 // accumulators, so 2 rows × 16 columns keep everything in the 16 ymm registers.
-                var tileRows = planes == 1 ? 3 : 2;
+                var tileRows = q8 ? 2 : 3;
                 for (; i + tileRows <= m; i += tileRows)
                 {
                     var dst = direct ? pc + (nint)i * ldc + g * Group : pt;
-                    if (planes == 1)
+                    if (q8)
                     {
-                        Tile3Q4(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
+                        Tile2Q8(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
                     }
                     else
                     {
-                        Tile2Q8(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
+                        Tile3Q4(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst, direct ? ldc : 2 * Group);
                     }
                     if (!direct)
                     {
@@ -241,7 +257,14 @@ internal static unsafe class Q8Interleaved
                 for (; i < m; i++)
                 {
                     var dst = direct ? pc + (nint)i * ldc + g * Group : pt;
-                    Tile1(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst);
+                    if (q8)
+                    {
+                        Tile1Q8(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst);
+                    }
+                    else
+                    {
+                        Tile1Q4(args, (byte*)pa + (nint)i * k, pad + (nint)i * nbk, pao + (nint)i * nbk, w0, w1, s0, s1, dst);
+                    }
                     if (!direct)
                     {
                         new ReadOnlySpan<float>(pt, cols).CopyTo(new Span<float>(pc + (nint)i * ldc + g * Group, cols));
@@ -255,62 +278,58 @@ internal static unsafe class Q8Interleaved
     {
         public int K;
         public int Nbk;
-        public int Planes;
-        public int PlaneBytes;
+        public int BlockBytes;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Quad(byte* a) => Avx2.BroadcastScalarToVector256((int*)a).AsSByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Mult(int plane, int planes) => Vector256.Create((short)(planes == 2 && plane == 0 ? 16 : 1));
+    private static Vector256<byte> Lo(Vector256<byte> v) => Avx2.And(v, Vector256.Create((byte)0x0F));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Hi(Vector256<byte> v) => Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), Vector256.Create((byte)0x0F));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Dot4(Vector256<short> acc, Vector256<byte> w, Vector256<sbyte> a) => Avx2.Add(acc, Avx2.MultiplyAddAdjacent(w, a));
 
     // c += (dw ⊙ da)·float(isum − offset): the float step of one block for 8 outputs.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step(Vector256<float> acc, Vector256<int> isum, int* aoff, float* ad, float* ws) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(isum, Avx2.BroadcastScalarToVector256(aoff))), Avx.LoadVector256(ws) * Avx.BroadcastScalarToVector256(ad), acc);
+    private static Vector256<float> Step(Vector256<float> acc, Vector256<int> isum, Vector256<int> off, Vector256<float> da, float* ws) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(isum, off)), Avx.LoadVector256(ws) * da, acc);
 
-    // One activation row × 16 columns: the reference sequence of operations for every output.
+    // Q4_0, one activation row × 16 columns. The int16 block sums are exact (no overflow), so the quad order does not
+    // change them; the float steps are those of the 3-row tile.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1(Args x, byte* a, float* ad, int* ao, byte* w0, byte* w1, float* s0, float* s1, float* c)
+    private static void Tile1Q4(Args x, byte* a, float* ad, int* ao, byte* w0, byte* w1, float* s0, float* s1, float* c)
     {
+        var one = Vector256.Create((short)1);
         Vector256<float> f0 = default, f1 = default;
         for (var b = 0; b < x.Nbk; b++)
         {
-            Vector256<int> i0 = default, i1 = default;
+            var u = w0 + b * x.BlockBytes;
+            var v = w1 + b * x.BlockBytes;
             var ab = a + 32 * b;
-            for (var p = 0; p < x.Planes; p++)
+            Vector256<short> t0 = default, t1 = default;
+            for (var q = 0; q < 4; q++)
             {
-                var u = w0 + (nint)p * x.PlaneBytes + b * BlockBytes;
-                var v = w1 + (nint)p * x.PlaneBytes + b * BlockBytes;
-                Vector256<short> t0 = default, t1 = default;
-                for (var q = 0; q < 8; q++)
-                {
-                    var xa = Quad(ab + 4 * q);
-                    t0 = Avx2.Add(t0, Avx2.MultiplyAddAdjacent(Avx.LoadVector256(u + 32 * q), xa));
-                    t1 = Avx2.Add(t1, Avx2.MultiplyAddAdjacent(Avx.LoadVector256(v + 32 * q), xa));
-                }
-                var mult = Mult(p, x.Planes);
-                i0 = Avx2.Add(i0, Avx2.MultiplyAddAdjacent(t0, mult));
-                i1 = Avx2.Add(i1, Avx2.MultiplyAddAdjacent(t1, mult));
+                var wu = Avx.LoadVector256(u + 32 * q);
+                var wv = Avx.LoadVector256(v + 32 * q);
+                var xl = Quad(ab + 4 * q);
+                var xh = Quad(ab + 16 + 4 * q);
+                t0 = Dot4(Dot4(t0, Lo(wu), xl), Hi(wu), xh);
+                t1 = Dot4(Dot4(t1, Lo(wv), xl), Hi(wv), xh);
             }
-            f0 = Step(f0, i0, ao + b, ad + b, s0 + b * Group);
-            f1 = Step(f1, i1, ao + b, ad + b, s1 + b * Group);
+            var off = Avx2.BroadcastScalarToVector256(ao + b);
+            var da = Avx.BroadcastScalarToVector256(ad + b);
+            f0 = Step(f0, Avx2.MultiplyAddAdjacent(t0, one), off, da, s0 + b * Group);
+            f1 = Step(f1, Avx2.MultiplyAddAdjacent(t1, one), off, da, s1 + b * Group);
         }
         Avx.Store(c, f0);
         Avx.Store(c + Group, f1);
     }
 
-    // Three activation rows × 16 columns sharing every weight load; per output exactly the operations of Tile1.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Dot4(Vector256<short> acc, Vector256<byte> w, Vector256<sbyte> a) => Avx2.Add(acc, Avx2.MultiplyAddAdjacent(w, a));
-
-    // Step with the row's offset and scale already broadcast (shared by the row's two column groups).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step(Vector256<float> acc, Vector256<int> isum, Vector256<int> off, Vector256<float> da, float* ws) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(isum, off)), Avx.LoadVector256(ws) * da, acc);
-
-    // Q4_0: three activation rows × 16 columns sharing every weight load; per output exactly the operations of Tile1.
+    // Q4_0: three activation rows × 16 columns sharing every weight load; per output exactly the operations of Tile1Q4.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile3Q4(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
     {
@@ -322,15 +341,17 @@ internal static unsafe class Q8Interleaved
         Vector256<float> f00 = default, f01 = default, f10 = default, f11 = default, f20 = default, f21 = default;
         for (var b = 0; b < nbk; b++)
         {
-            var u = w0 + b * BlockBytes;
-            var v = w1 + b * BlockBytes;
+            var u = w0 + b * x.BlockBytes;
+            var v = w1 + b * x.BlockBytes;
             var ab = 32 * b;
             Vector256<short> t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default;
-            for (var q = 0; q < 8; q++)
+            for (var q = 0; q < 4; q++)
             {
-                var wu = Avx.LoadVector256(u + 32 * q);
-                var wv = Avx.LoadVector256(v + 32 * q);
+                var ru = Avx.LoadVector256(u + 32 * q);
+                var rv = Avx.LoadVector256(v + 32 * q);
                 var o = ab + 4 * q;
+                var wu = Lo(ru);
+                var wv = Lo(rv);
                 var x0 = Quad(a0 + o);
                 t00 = Dot4(t00, wu, x0);
                 t01 = Dot4(t01, wv, x0);
@@ -338,6 +359,18 @@ internal static unsafe class Q8Interleaved
                 t10 = Dot4(t10, wu, x1);
                 t11 = Dot4(t11, wv, x1);
                 var x2 = Quad(a2 + o);
+                t20 = Dot4(t20, wu, x2);
+                t21 = Dot4(t21, wv, x2);
+                wu = Hi(ru);
+                wv = Hi(rv);
+                o += 16;
+                x0 = Quad(a0 + o);
+                t00 = Dot4(t00, wu, x0);
+                t01 = Dot4(t01, wv, x0);
+                x1 = Quad(a1 + o);
+                t10 = Dot4(t10, wu, x1);
+                t11 = Dot4(t11, wv, x1);
+                x2 = Quad(a2 + o);
                 t20 = Dot4(t20, wu, x2);
                 t21 = Dot4(t21, wv, x2);
             }
@@ -364,9 +397,43 @@ internal static unsafe class Q8Interleaved
         Avx.Store(c + 2 * ldc + Group, f21);
     }
 
-    // One 32-block of one nibble plane, two activation rows × 16 columns: the int16 sums of the 8 quads.
+    // Q8_0, one activation row × 16 columns: high plane (×16) then low plane per block.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1Q8(Args x, byte* a, float* ad, int* ao, byte* w0, byte* w1, float* s0, float* s1, float* c)
+    {
+        var one = Vector256.Create((short)1);
+        var sixteen = Vector256.Create((short)16);
+        Vector256<float> f0 = default, f1 = default;
+        for (var b = 0; b < x.Nbk; b++)
+        {
+            var u = w0 + b * x.BlockBytes;
+            var v = w1 + b * x.BlockBytes;
+            var ab = a + 32 * b;
+            Vector256<short> h0 = default, h1 = default, l0 = default, l1 = default;
+            for (var q = 0; q < 8; q++)
+            {
+                var ru = Avx.LoadVector256(u + 32 * q);
+                var rv = Avx.LoadVector256(v + 32 * q);
+                var xa = Quad(ab + 4 * q);
+                h0 = Dot4(h0, Hi(ru), xa);
+                h1 = Dot4(h1, Hi(rv), xa);
+                l0 = Dot4(l0, Lo(ru), xa);
+                l1 = Dot4(l1, Lo(rv), xa);
+            }
+            var i0 = Avx2.Add(Avx2.MultiplyAddAdjacent(h0, sixteen), Avx2.MultiplyAddAdjacent(l0, one));
+            var i1 = Avx2.Add(Avx2.MultiplyAddAdjacent(h1, sixteen), Avx2.MultiplyAddAdjacent(l1, one));
+            var off = Avx2.BroadcastScalarToVector256(ao + b);
+            var da = Avx.BroadcastScalarToVector256(ad + b);
+            f0 = Step(f0, i0, off, da, s0 + b * Group);
+            f1 = Step(f1, i1, off, da, s1 + b * Group);
+        }
+        Avx.Store(c, f0);
+        Avx.Store(c + Group, f1);
+    }
+
+    // One 32-block of one nibble plane of Q8_0, two activation rows × 16 columns: the int16 sums of the 8 quads.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block2x16(byte* u, byte* v, byte* a0, byte* a1, out Vector256<short> t00, out Vector256<short> t01, out Vector256<short> t10, out Vector256<short> t11)
+    private static void Block2x16(byte* u, byte* v, byte* a0, byte* a1, bool high, out Vector256<short> t00, out Vector256<short> t01, out Vector256<short> t10, out Vector256<short> t11)
     {
         t00 = default;
         t01 = default;
@@ -374,8 +441,10 @@ internal static unsafe class Q8Interleaved
         t11 = default;
         for (var q = 0; q < 8; q++)
         {
-            var wu = Avx.LoadVector256(u + 32 * q);
-            var wv = Avx.LoadVector256(v + 32 * q);
+            var ru = Avx.LoadVector256(u + 32 * q);
+            var rv = Avx.LoadVector256(v + 32 * q);
+            var wu = high ? Hi(ru) : Lo(ru);
+            var wv = high ? Hi(rv) : Lo(rv);
             var x0 = Quad(a0 + 4 * q);
             t00 = Dot4(t00, wu, x0);
             t01 = Dot4(t01, wv, x0);
@@ -385,28 +454,27 @@ internal static unsafe class Q8Interleaved
         }
     }
 
-    // Q8_0 (two nibble planes): two activation rows × 16 columns; per output exactly the operations of Tile1.
+    // Q8_0: two activation rows × 16 columns; per output exactly the operations of Tile1Q8.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile2Q8(Args x, byte* a0, float* ad0, int* ao0, byte* w0, byte* w1, float* s0, float* s1, float* c, int ldc)
     {
         var k = x.K;
         var nbk = x.Nbk;
-        var planeBytes = x.PlaneBytes;
         var a1 = a0 + k;
         var one = Vector256.Create((short)1);
         var sixteen = Vector256.Create((short)16);
         Vector256<float> f00 = default, f01 = default, f10 = default, f11 = default;
         for (var b = 0; b < nbk; b++)
         {
-            var u = w0 + b * BlockBytes;
-            var v = w1 + b * BlockBytes;
+            var u = w0 + b * x.BlockBytes;
+            var v = w1 + b * x.BlockBytes;
             var ab = 32 * b;
-            Block2x16(u, v, a0 + ab, a1 + ab, out var t00, out var t01, out var t10, out var t11);
+            Block2x16(u, v, a0 + ab, a1 + ab, true, out var t00, out var t01, out var t10, out var t11);
             var i00 = Avx2.MultiplyAddAdjacent(t00, sixteen);
             var i01 = Avx2.MultiplyAddAdjacent(t01, sixteen);
             var i10 = Avx2.MultiplyAddAdjacent(t10, sixteen);
             var i11 = Avx2.MultiplyAddAdjacent(t11, sixteen);
-            Block2x16(u + planeBytes, v + planeBytes, a0 + ab, a1 + ab, out t00, out t01, out t10, out t11);
+            Block2x16(u, v, a0 + ab, a1 + ab, false, out t00, out t01, out t10, out t11);
             i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(t00, one));
             i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(t01, one));
             i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(t10, one));
