@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -67,10 +68,10 @@ internal static class ModelParity
             enc.EncodePooled([seqs[k]], pooled);
             var z = new float[w.Config.HiddenSize];
             DenseHeads.Apply(w, pooled, z);
-            var cos = VectorMath.Cosine(z, expected[k]);
-            VectorMath.L2Normalize(z);
+            var cos = VectorOps.Cosine(z, expected[k]);
+            VectorOps.L2Normalize(z);
             var e = (float[])expected[k].Clone();
-            VectorMath.L2Normalize(e);
+            VectorOps.L2Normalize(e);
             var abs = z.Zip(e, (a, b) => Math.Abs((double)a - b)).Max();
             worstCos = Math.Min(worstCos, cos);
             worstAbs = Math.Max(worstAbs, abs);
@@ -97,10 +98,10 @@ internal static class ModelParity
                 var b = new float[wq.Config.HiddenSize];
                 reference.EncodePooled([seqs[k]], a);
                 fast.EncodePooled([(ReadOnlyMemory<int>)seqs[k]], b);
-                worst = Math.Min(worst, VectorMath.Cosine(a, b));
+                worst = Math.Min(worst, VectorOps.Cosine(a, b));
                 var zq = new float[wq.Config.HiddenSize];
                 DenseHeads.Apply(wq, a, zq);
-                worstF32 = Math.Min(worstF32, VectorMath.Cosine(zq, expected[k]));
+                worstF32 = Math.Min(worstF32, VectorOps.Cosine(zq, expected[k]));
             }
             Console.WriteLine($"{type}: fast engine vs reference on the same (dequantized) weights, pooled, worst cos {worst:F9}; {type} weights vs F32 weights after dense_3 (llama.cpp F32), worst cos {worstF32:F6}");
         }

@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Search.Vectors;
 
 /// <summary>
@@ -67,7 +69,7 @@ public static class ExactScanner
             {
                 continue;
             }
-            float s = VectorKernels.Dot(data.Slice(row * dim, dim), query);
+            float s = VectorOps.Dot(data.Slice(row * dim, dim), query);
             if (s >= minScore && s >= top.Threshold)
             {
                 top.Add(row, s);
@@ -82,7 +84,7 @@ public static class ExactScanner
         var all = new List<ScoredRow>(matrix.Count);
         for (int row = 0; row < matrix.Count; row++)
         {
-            float s = VectorKernels.DotScalar(matrix.Row(row), query);
+            float s = VectorOps.Dot(matrix.Row(row), query, KernelCatalog.Get(KernelVariant.Scalar));
             if (s >= minScore)
             {
                 all.Add(new ScoredRow(row, s));

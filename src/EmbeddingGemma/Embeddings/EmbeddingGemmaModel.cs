@@ -387,9 +387,9 @@ public sealed class EmbeddingGemmaModel : IDisposable
         var dims = options.Dimensions ?? z.Length;
         if (options.Normalize)
         {
-            VectorMath.L2Normalize(z);
+            Numerics.VectorOps.L2Normalize(z);
         }
-        return dims == z.Length ? z : VectorMath.Truncate(z, dims, options.Normalize);
+        return dims == z.Length ? z : Numerics.VectorOps.Truncate(z, dims, options.Normalize);
     }
 
     private void ValidateOptions(EncodeOptions options)
@@ -405,10 +405,10 @@ public sealed class EmbeddingGemmaModel : IDisposable
     }
 
     /// <summary>Cosine similarity of two vectors.</summary>
-    public static float Similarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => VectorMath.Cosine(a, b);
+    public static float Similarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Numerics.VectorOps.Cosine(a, b);
 
     /// <summary>Cosine similarity matrix [a, b] (sentence-transformers' similarity with cosine).</summary>
-    public static float[,] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) => VectorMath.CosineMatrix(a, b);
+    public static float[,] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) => Numerics.VectorOps.CosineMatrix(a, b);
 
     public void Dispose()
     {
