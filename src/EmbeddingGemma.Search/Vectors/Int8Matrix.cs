@@ -79,8 +79,9 @@ public sealed class Int8Matrix
     /// <summary>Top rows by the int8 approximation of the inner product (scores approximate).</summary>
     public ScoredRow[] ApproximateSearch(ReadOnlySpan<float> query, int k, ReadOnlySpan<bool> allowed = default)
     {
+        var kernels = KernelCatalog.Default;
         var q = new sbyte[Dimension];
-        float qs = VectorOps.QuantizeInt8(query, q);
+        float qs = VectorOps.QuantizeInt8(query, q, kernels);
         var top = new TopK(k);
         for (int row = 0; row < Count; row++)
         {
@@ -88,7 +89,7 @@ public sealed class Int8Matrix
             {
                 continue;
             }
-            float s = VectorOps.DotInt8(Row(row), q) * _scales[row] * qs;
+            float s = VectorOps.DotInt8(Row(row), q, kernels) * _scales[row] * qs;
             if (s >= top.Threshold)
             {
                 top.Add(row, s);
