@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -65,10 +66,10 @@ internal static class ModelParity
         {
             sw.Restart();
             var z = refModel.EncodeTokenIds([seqs[k]], raw)[0];
-            var cos = VectorMath.Cosine(z, expected[k]);
-            VectorMath.L2Normalize(z);
+            var cos = VectorOps.Cosine(z, expected[k]);
+            VectorOps.L2Normalize(z);
             var e = (float[])expected[k].Clone();
-            VectorMath.L2Normalize(e);
+            VectorOps.L2Normalize(e);
             var abs = z.Zip(e, (a, b) => Math.Abs((double)a - b)).Max();
             worstCos = Math.Min(worstCos, cos);
             worstAbs = Math.Max(worstAbs, abs);
@@ -92,8 +93,8 @@ internal static class ModelParity
             {
                 var a = fast.Pipeline.Project(Pooled(reference, seqs[k]), 1);
                 var b = fast.EncodeTokenIds([seqs[k]], raw)[0];
-                worst = Math.Min(worst, VectorMath.Cosine(a, b));
-                worstF32 = Math.Min(worstF32, VectorMath.Cosine(b, expected[k]));
+                worst = Math.Min(worst, VectorOps.Cosine(a, b));
+                worstF32 = Math.Min(worstF32, VectorOps.Cosine(b, expected[k]));
             }
             Console.WriteLine($"{type} ({fast.WeightType} in the engine): fast engine vs reference on the same weights after dense_3, worst cos {worst:F9}; {type} weights vs F32 weights (llama.cpp F32), worst cos {worstF32:F6}");
         }

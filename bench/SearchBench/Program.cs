@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Ann;
 using EmbeddingGemma.Search.Vectors;
 
@@ -172,7 +173,7 @@ static VectorMatrix Generate(int n, int dim, int clusters, int centreSeed, int s
             {
                 row[d] = (float)(c[d] + 0.6 * scale[d] * Math.Sqrt(3) * (2 * rng.NextDouble() - 1));
             }
-            VectorKernels.NormalizeInPlace(row);
+            VectorOps.L2Normalize(row);
             row.CopyTo(data.AsSpan((int)((long)i * dim), dim));
         }
     });

@@ -1,5 +1,5 @@
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Index;
-using EmbeddingGemma.Search.Vectors;
 using Microsoft.Extensions.AI;
 
 namespace EmbeddingGemma.Search;
@@ -47,7 +47,7 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
             cancellationToken.ThrowIfCancellationRequested();
             var v = Embed(text);
             var d = v.AsSpan(0, dims).ToArray();
-            VectorKernels.NormalizeInPlace(d);
+            VectorOps.L2Normalize(d);
             result.Add(new Embedding<float>(d) { ModelId = _metadata.DefaultModelId });
             TextsEmbedded++;
         }
@@ -70,7 +70,7 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
             uint h = Fnv(word.AsSpan()) * 2654435761u;
             v[h % (uint)Dimension] += (h & 0x80000000) != 0 ? -2f : 2f;
         }
-        if (VectorKernels.NormalizeInPlace(v) == 0)
+        if (VectorOps.L2Normalize(v) == 0)
         {
             v[0] = 1;
         }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Index;
 using EmbeddingGemma.Search.Vectors;
 using Microsoft.Extensions.AI;
@@ -213,7 +214,7 @@ public sealed class SemanticSearchEngine
                 }
             }
             // Cosine = inner product on unit vectors; generators that do not normalise are normalised here.
-            VectorKernels.NormalizeInPlace(v);
+            VectorOps.L2Normalize(v);
             vectors[i] = v;
         }
         return vectors;

@@ -1,6 +1,7 @@
 using EmbeddingGemma.Evaluation.Learners;
 using EmbeddingGemma.Evaluation.Metrics;
 using EmbeddingGemma.Evaluation.Models;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Evaluation.Tests;
 
@@ -15,7 +16,7 @@ public class LearnerTests
         {
             for (int i = 0; i < perClass; i++)
             {
-                data.Add((VectorMath.TruncateNormalize(centres[c].Select(v => v + (float)((rng.NextDouble() - 0.5) * spread)).ToArray(), dims), c));
+                data.Add((VectorOps.Truncate(centres[c].Select(v => v + (float)((rng.NextDouble() - 0.5) * spread)).ToArray(), dims), c));
             }
         }
         return data;
@@ -31,7 +32,7 @@ public class LearnerTests
 
         // Labels independent of the features: accuracy on fresh data must stay near 1/5 (binomial sd ~ 0.02 for 400 items).
         var rng = new Random(7);
-        var noise = Enumerable.Range(0, 400).Select(_ => (VectorMath.TruncateNormalize(Enumerable.Range(0, 32).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), 32), rng.Next(5))).ToList();
+        var noise = Enumerable.Range(0, 400).Select(_ => (VectorOps.Truncate(Enumerable.Range(0, 32).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), 32), rng.Next(5))).ToList();
         var m2 = LogisticRegression.Fit(noise.Take(40).Select(t => t.Item1).ToList(), noise.Take(40).Select(t => t.Item2).ToList(), 5);
         var acc = ClassificationMetrics.Accuracy(noise.Skip(40).Select(t => t.Item2).ToList(), noise.Skip(40).Select(t => m2.Predict(t.Item1)).ToList());
         Assert.InRange(acc, 0.10, 0.30);
@@ -48,9 +49,9 @@ public class LearnerTests
     [Fact]
     public void Matryoshka_truncation_renormalises()
     {
-        var v = VectorMath.TruncateNormalize([3, 4, 12], 2);
+        var v = VectorOps.Truncate([3, 4, 12], 2);
         Assert.Equal([0.6f, 0.8f], v);
-        Assert.Equal([0f, 0f], VectorMath.TruncateNormalize([0, 0, 1], 2));
+        Assert.Equal([0f, 0f], VectorOps.Truncate([0, 0, 1], 2));
     }
 }
 

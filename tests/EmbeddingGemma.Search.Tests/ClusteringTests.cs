@@ -1,5 +1,5 @@
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Clustering;
-using EmbeddingGemma.Search.Vectors;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace EmbeddingGemma.Search.Tests;
@@ -17,7 +17,7 @@ public class ClusteringTests
             for (int i = 0; i < perCluster; i++)
             {
                 var v = centres[c].Select(x => (float)(x + noise * (rng.NextDouble() * 2 - 1))).ToArray();
-                VectorKernels.NormalizeInPlace(v);
+                VectorOps.L2Normalize(v);
                 vectors.Add(v);
                 truth.Add(c);
             }

@@ -1,3 +1,4 @@
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Ann;
 using EmbeddingGemma.Search.Vectors;
 
@@ -83,7 +84,7 @@ public class ScanTests
         Assert.True(recall >= 0.95, $"funnel recall@10 = {recall:F3}");
         // The funnel's scores are full-size scores.
         var top = funnel.Search(queries.Row(0), 10, 200);
-        Assert.All(top, t => Assert.Equal(VectorKernels.Dot(m.Row(t.Row), queries.Row(0)), t.Score, 5));
+        Assert.All(top, t => Assert.Equal(VectorOps.Dot(m.Row(t.Row), queries.Row(0)), t.Score, 5));
     }
 
     [Fact]
@@ -140,7 +141,7 @@ public class ScanTests
         double recall = MeanRecall(m, queries, q => int8.Search(q.Span, 10, 100, row => m.Row(row).ToArray()));
         Assert.True(recall >= 0.99, $"int8 + rescoring recall@10 = {recall:F3}");
         var hit = int8.Search(queries.Row(0), 1, 100, row => m.Row(row).ToArray())[0];
-        Assert.Equal(VectorKernels.Dot(m.Row(hit.Row), queries.Row(0)), hit.Score);
+        Assert.Equal(VectorOps.Dot(m.Row(hit.Row), queries.Row(0)), hit.Score);
         Assert.Equal(10_000L * (128 + 4), int8.ByteSize);
     }
 }

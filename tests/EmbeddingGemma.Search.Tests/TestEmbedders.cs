@@ -1,4 +1,4 @@
-using EmbeddingGemma.Search.Vectors;
+using EmbeddingGemma.Numerics;
 using Microsoft.Extensions.AI;
 
 namespace EmbeddingGemma.Search.Tests;
@@ -18,7 +18,7 @@ internal sealed class RandomTextEmbedder(int dimension) : IEmbeddingGenerator<st
             {
                 v[i] = (float)(rng.NextDouble() - 0.5);
             }
-            VectorKernels.NormalizeInPlace(v);
+            VectorOps.L2Normalize(v);
             result.Add(new Embedding<float>(v));
         }
         return Task.FromResult(result);
@@ -43,7 +43,7 @@ internal static class Data
         {
             v[i] = (float)(rng.NextDouble() * 2 - 1);
         }
-        VectorKernels.NormalizeInPlace(v);
+        VectorOps.L2Normalize(v);
         return v;
     }
 }

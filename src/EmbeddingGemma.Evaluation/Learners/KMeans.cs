@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Evaluation.Learners;
 
 /// <summary>
@@ -20,7 +22,7 @@ public static class KMeans
         var dist = new double[n];
         for (int i = 0; i < n; i++)
         {
-            dist[i] = VectorMath.SquaredDistance(x[i], centres[0]);
+            dist[i] = VectorOps.SquaredDistance(x[i], centres[0]);
         }
         for (int c = 1; c < k; c++)
         {
@@ -40,7 +42,7 @@ public static class KMeans
             centres[c] = (float[])x[pick].Clone();
             for (int i = 0; i < n; i++)
             {
-                dist[i] = Math.Min(dist[i], VectorMath.SquaredDistance(x[i], centres[c]));
+                dist[i] = Math.Min(dist[i], VectorOps.SquaredDistance(x[i], centres[c]));
             }
         }
 
@@ -55,7 +57,7 @@ public static class KMeans
                 float bestD = float.PositiveInfinity;
                 for (int c = 0; c < k; c++)
                 {
-                    float dd = VectorMath.SquaredDistance(x[i], centres[c]);
+                    float dd = VectorOps.SquaredDistance(x[i], centres[c]);
                     if (dd < bestD)
                     {
                         bestD = dd;
@@ -81,7 +83,7 @@ public static class KMeans
             for (int i = 0; i < n; i++)
             {
                 counts[assign[i]]++;
-                VectorMath.Axpy(1, x[i], centres[assign[i]]);
+                VectorOps.Axpy(1, x[i], centres[assign[i]]);
             }
             for (int c = 0; c < k; c++)
             {

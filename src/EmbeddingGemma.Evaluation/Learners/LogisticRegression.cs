@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Evaluation.Learners;
 
 /// <summary>
@@ -26,7 +28,7 @@ public sealed class LogisticRegression
         double meanSq = 0;
         foreach (var row in x)
         {
-            meanSq += VectorMath.Dot(row, row) + 1;
+            meanSq += VectorOps.Dot(row, row) + 1;
         }
         meanSq /= n;
         double reg = 1.0 / (c * n);
@@ -64,7 +66,7 @@ public sealed class LogisticRegression
                 {
                     if (p[j] != 0)
                     {
-                        VectorMath.Axpy(p[j] / n, x[i], grad[j]);
+                        VectorOps.Axpy(p[j] / n, x[i], grad[j]);
                         gb[j] += p[j] / n;
                     }
                 }
@@ -93,7 +95,7 @@ public sealed class LogisticRegression
         float bestScore = float.NegativeInfinity;
         for (int j = 0; j < _bias.Length; j++)
         {
-            float s = VectorMath.Dot(_weights[j], x) + _bias[j];
+            float s = VectorOps.Dot(_weights[j], x) + _bias[j];
             if (s > bestScore)
             {
                 bestScore = s;
@@ -108,7 +110,7 @@ public sealed class LogisticRegression
         float max = float.NegativeInfinity;
         for (int j = 0; j < p.Length; j++)
         {
-            p[j] = VectorMath.Dot(w[j], x) + b[j];
+            p[j] = VectorOps.Dot(w[j], x) + b[j];
             max = Math.Max(max, p[j]);
         }
         float sum = 0;

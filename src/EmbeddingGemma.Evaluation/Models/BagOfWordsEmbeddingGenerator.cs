@@ -1,3 +1,4 @@
+using EmbeddingGemma.Numerics;
 using Microsoft.Extensions.AI;
 
 namespace EmbeddingGemma.Evaluation.Models;
@@ -29,7 +30,8 @@ public sealed class BagOfWordsEmbeddingGenerator : IEmbeddingGenerator<string, E
                 float sign = ((h >> 63) & 1) == 0 ? 1f : -1f;
                 v[bucket] += sign * (1 + MathF.Log(g.Count()));
             }
-            result.Add(new Embedding<float>(Learners.VectorMath.TruncateNormalize(v, Dimensions)));
+            VectorOps.L2Normalize(v);
+            result.Add(new Embedding<float>(v));
         }
         return Task.FromResult(result);
     }
@@ -74,7 +76,8 @@ public sealed class RandomEmbeddingGenerator : IEmbeddingGenerator<string, Embed
                 double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
                 v[i] = (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
             }
-            result.Add(new Embedding<float>(Learners.VectorMath.TruncateNormalize(v, Dimensions)));
+            VectorOps.L2Normalize(v);
+            result.Add(new Embedding<float>(v));
         }
         return Task.FromResult(result);
     }

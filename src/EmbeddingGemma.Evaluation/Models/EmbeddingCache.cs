@@ -1,3 +1,4 @@
+using EmbeddingGemma.Numerics;
 using Microsoft.Extensions.AI;
 
 namespace EmbeddingGemma.Evaluation.Models;
@@ -64,5 +65,5 @@ public sealed class EmbeddingCache
 
     /// <summary>Vectors truncated to <paramref name="dimensions"/> and renormalised (Matryoshka).</summary>
     public static float[][] Truncate(IReadOnlyList<float[]> full, int dimensions) =>
-        full.Select(v => Learners.VectorMath.TruncateNormalize(v, dimensions)).ToArray();
+        full.Select(v => VectorOps.Truncate(v, dimensions, normalize: true)).ToArray();
 }

@@ -2,6 +2,7 @@ using EmbeddingGemma.Evaluation.Data;
 using EmbeddingGemma.Evaluation.Learners;
 using EmbeddingGemma.Evaluation.Metrics;
 using EmbeddingGemma.Evaluation.Models;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Evaluation.Tasks;
 
@@ -74,7 +75,7 @@ public sealed class ClassificationTask : EvalTask
             Parallel.For(0, samples.Count, new ParallelOptions { CancellationToken = cancellationToken }, e =>
             {
                 var sample = samples[e];
-                var x = sample.Select(i => VectorMath.TruncateNormalize(trainFull[ds.Train[i].Text], dim)).ToList();
+                var x = sample.Select(i => VectorOps.Truncate(trainFull[ds.Train[i].Text], dim, normalize: true)).ToList();
                 var y = sample.Select(i => labelIds[ds.Train[i].Label]).ToList();
                 var model = LogisticRegression.Fit(x, y, labelIds.Count);
                 var predicted = test.Select(model.Predict).ToArray();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EmbeddingGemma.Evaluation.Models;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Evaluation.Tasks;
 
@@ -115,7 +116,7 @@ public abstract class EvalTask
         var s = new float[a.Count];
         for (int i = 0; i < a.Count; i++)
         {
-            s[i] = Learners.VectorMath.Cosine(a[i], b[i]);
+            s[i] = VectorOps.Cosine(a[i], b[i]);
         }
         return s;
     }

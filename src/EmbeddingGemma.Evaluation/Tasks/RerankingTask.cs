@@ -1,7 +1,7 @@
 using EmbeddingGemma.Evaluation.Data;
-using EmbeddingGemma.Evaluation.Learners;
 using EmbeddingGemma.Evaluation.Metrics;
 using EmbeddingGemma.Evaluation.Models;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Evaluation.Tasks;
 
@@ -82,8 +82,8 @@ public sealed class RerankingTask : EvalTask
             var per = new List<(double, double)>();
             for (int i = 0; i < ds.Samples.Count; i++)
             {
-                var q = VectorMath.TruncateNormalize(qFull[i], dim);
-                var s = candidates[i].Select(c => (double)VectorMath.Dot(q, VectorMath.TruncateNormalize(dFull[c], dim))).ToArray();
+                var q = VectorOps.Truncate(qFull[i], dim, normalize: true);
+                var s = candidates[i].Select(c => (double)VectorOps.Dot(q, VectorOps.Truncate(dFull[c], dim, normalize: true))).ToArray();
                 per.Add(ScoreSample(s, positives[i]));
             }
             var m = Summarize(per);

@@ -1,7 +1,7 @@
 using EmbeddingGemma.Evaluation.Data;
-using EmbeddingGemma.Evaluation.Learners;
 using EmbeddingGemma.Evaluation.Metrics;
 using EmbeddingGemma.Evaluation.Models;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Evaluation.Tasks;
 
@@ -77,7 +77,7 @@ public sealed class RetrievalTask : EvalTask
                 cancellationToken.ThrowIfCancellationRequested();
                 for (int j = 0; j < dv.Length; j++)
                 {
-                    s[j] = VectorMath.Dot(qv[i], dv[j]);
+                    s[j] = VectorOps.Dot(qv[i], dv[j]);
                 }
                 results[ds.Queries[i].Id] = Top(s, docIds, TopK, positiveOnly: false);
             }

@@ -1,3 +1,4 @@
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Vectors;
 
 namespace EmbeddingGemma.Search.Ann;
@@ -105,7 +106,7 @@ public sealed class HnswIndex
         return Math.Min((int)(-Math.Log(u) * _levelMult), 16);
     }
 
-    private float Sim(ReadOnlySpan<float> q, int row) => VectorKernels.Dot(_vectors.Row(row), q);
+    private float Sim(ReadOnlySpan<float> q, int row) => VectorOps.Dot(_vectors.Row(row), q);
 
     private void Insert(int node)
     {
@@ -216,7 +217,7 @@ public sealed class HnswIndex
             bool good = true;
             foreach (int r in kept)
             {
-                if (VectorKernels.Dot(cv, _vectors.Row(r)) > c.Score)
+                if (VectorOps.Dot(cv, _vectors.Row(r)) > c.Score)
                 {
                     good = false;
                     break;

@@ -1,4 +1,4 @@
-using EmbeddingGemma.Search.Vectors;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Search.Clustering;
 
@@ -19,7 +19,7 @@ public static class ClusterMetrics
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{n} vectors but {labels.Count} labels.");
         }
-        var unit = vectors.Select(v => { var u = (float[])v.Clone(); VectorKernels.NormalizeInPlace(u); return u; }).ToArray();
+        var unit = vectors.Select(v => { var u = (float[])v.Clone(); VectorOps.L2Normalize(u); return u; }).ToArray();
         int k = labels.Max() + 1;
         var sizes = new int[k];
         foreach (var l in labels)
@@ -39,7 +39,7 @@ public static class ClusterMetrics
             {
                 if (j != i)
                 {
-                    sums[labels[j]] += 1 - VectorKernels.Dot(unit[i], unit[j]);
+                    sums[labels[j]] += 1 - VectorOps.Dot(unit[i], unit[j]);
                 }
             }
             int own = labels[i];

@@ -1,4 +1,4 @@
-using EmbeddingGemma.Search.Vectors;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Search.Clustering;
 
@@ -32,7 +32,7 @@ public static class SphericalKMeans
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Vector {i} has {vectors[i].Length} dimensions, vector 0 has {dim}.");
             }
             unit[i] = (float[])vectors[i].Clone();
-            VectorKernels.NormalizeInPlace(unit[i]);
+            VectorOps.L2Normalize(unit[i]);
         }
         KMeansResult? best = null;
         for (int r = 0; r < Math.Max(1, restarts); r++)
@@ -64,7 +64,7 @@ public static class SphericalKMeans
                 float bestS = float.NegativeInfinity;
                 for (int c = 0; c < k; c++)
                 {
-                    float s = VectorKernels.Dot(x[i], centroids[c]);
+                    float s = VectorOps.Dot(x[i], centroids[c]);
                     if (s > bestS)
                     {
                         bestS = s;
@@ -101,7 +101,7 @@ public static class SphericalKMeans
                     float farS = float.PositiveInfinity;
                     for (int i = 0; i < n; i++)
                     {
-                        float s = VectorKernels.Dot(x[i], centroids[labels[i]]);
+                        float s = VectorOps.Dot(x[i], centroids[labels[i]]);
                         if (s < farS)
                         {
                             farS = s;
@@ -115,7 +115,7 @@ public static class SphericalKMeans
                 {
                     centroids[c][d] = (float)sums[c, d];
                 }
-                VectorKernels.NormalizeInPlace(centroids[c]);
+                VectorOps.L2Normalize(centroids[c]);
             }
         }
         return new KMeansResult(labels, centroids, objective, iter + 1);
@@ -130,7 +130,7 @@ public static class SphericalKMeans
         var d2 = new double[n];
         for (int i = 0; i < n; i++)
         {
-            double d = Math.Max(0, 1 - VectorKernels.Dot(x[i], centroids[0]));
+            double d = Math.Max(0, 1 - VectorOps.Dot(x[i], centroids[0]));
             d2[i] = d * d;
         }
         for (int c = 1; c < k; c++)
@@ -158,7 +158,7 @@ public static class SphericalKMeans
             centroids[c] = (float[])x[pick].Clone();
             for (int i = 0; i < n; i++)
             {
-                double d = Math.Max(0, 1 - VectorKernels.Dot(x[i], centroids[c]));
+                double d = Math.Max(0, 1 - VectorOps.Dot(x[i], centroids[c]));
                 d2[i] = Math.Min(d2[i], d * d);
             }
         }

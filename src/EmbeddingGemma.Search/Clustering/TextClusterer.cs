@@ -1,4 +1,4 @@
-using EmbeddingGemma.Search.Vectors;
+using EmbeddingGemma.Numerics;
 using Microsoft.Extensions.AI;
 
 namespace EmbeddingGemma.Search.Clustering;
@@ -41,7 +41,7 @@ public sealed class TextClusterer
         }
         var options = new EmbeddingGenerationOptions { AdditionalProperties = new() { ["prompt_name"] = PromptName } };
         var generated = await _generator.GenerateAsync(texts, options, cancellationToken).ConfigureAwait(false);
-        var vectors = generated.Select(e => { var v = e.Vector.ToArray(); VectorKernels.NormalizeInPlace(v); return v; }).ToArray();
+        var vectors = generated.Select(e => { var v = e.Vector.ToArray(); VectorOps.L2Normalize(v); return v; }).ToArray();
         return Cluster(vectors, Clusters, Seed);
     }
 

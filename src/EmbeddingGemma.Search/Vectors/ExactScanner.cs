@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Search.Vectors;
 
 /// <summary>
@@ -61,13 +63,14 @@ public static class ExactScanner
         int dim = matrix.Dimension;
         var data = matrix.RawArray.AsSpan();
         bool filter = !allowed.IsEmpty;
+        var kernels = KernelCatalog.Default; // looked up once per block, not per row
         for (int row = start; row < end; row++)
         {
             if (filter && !allowed[row])
             {
                 continue;
             }
-            float s = VectorKernels.Dot(data.Slice(row * dim, dim), query);
+            float s = VectorOps.Dot(data.Slice(row * dim, dim), query, kernels);
             if (s >= minScore && s >= top.Threshold)
             {
                 top.Add(row, s);
@@ -75,14 +78,14 @@ public static class ExactScanner
         }
     }
 
-    /// <summary>The reference: score every row with the scalar dot, sort all, take k. O(n log n); for tests.</summary>
+    /// <summary>The reference: score every row with the scalar reference dot, sort all, take k. O(n log n); for tests.</summary>
     public static ScoredRow[] BruteForce(VectorMatrix matrix, ReadOnlySpan<float> query, int k, float minScore = float.NegativeInfinity)
     {
         ArgumentNullException.ThrowIfNull(matrix);
         var all = new List<ScoredRow>(matrix.Count);
         for (int row = 0; row < matrix.Count; row++)
         {
-            float s = VectorKernels.DotScalar(matrix.Row(row), query);
+            float s = VectorOps.Dot(matrix.Row(row), query, KernelCatalog.Get(KernelVariant.Scalar));
             if (s >= minScore)
             {
                 all.Add(new ScoredRow(row, s));

@@ -1,7 +1,9 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Search.Vectors;
 
 /// <summary>
-/// Vectors stored as int8 with one float scale per row (symmetric: q = round(x / scale), scale = max|x| / 127):
+/// Vectors stored as int8 with one float scale per row (<see cref="VectorOps.QuantizeInt8"/>: q = round(x / scale), scale = max|x| / 127):
 /// a quarter of the memory of float32. Scores from int8 are approximate; <see cref="Search"/> takes the best
 /// candidates by int8 score and rescores them with full-precision vectors supplied by the caller.
 /// </summary>
@@ -27,22 +29,6 @@ public sealed class Int8Matrix
     /// <summary>Bytes held for the rows in use.</summary>
     public long ByteSize => (long)Count * (Dimension + sizeof(float));
 
-    public static float Quantize(ReadOnlySpan<float> x, Span<sbyte> destination)
-    {
-        float max = 0;
-        foreach (var v in x)
-        {
-            max = Math.Max(max, Math.Abs(v));
-        }
-        float scale = max > 0 ? max / 127f : 1f;
-        float inv = 1f / scale;
-        for (int i = 0; i < x.Length; i++)
-        {
-            destination[i] = (sbyte)Math.Clamp(MathF.Round(x[i] * inv), -127, 127);
-        }
-        return scale;
-    }
-
     public int Add(ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimension)
@@ -54,7 +40,7 @@ public sealed class Int8Matrix
             Array.Resize(ref _data, (int)Math.Min((long)Array.MaxLength, Math.Max((long)(Count + 1) * Dimension, (long)_data.Length * 2)));
             Array.Resize(ref _scales, Math.Max(Count + 1, _scales.Length * 2));
         }
-        _scales[Count] = Quantize(vector, _data.AsSpan(Count * Dimension, Dimension));
+        _scales[Count] = VectorOps.QuantizeInt8(vector, _data.AsSpan(Count * Dimension, Dimension));
         return Count++;
     }
 
@@ -81,7 +67,7 @@ public sealed class Int8Matrix
         var top = new TopK(k);
         foreach (var c in coarse)
         {
-            float s = VectorKernels.Dot(fullPrecision(c.Row).Span, query);
+            float s = VectorOps.Dot(fullPrecision(c.Row).Span, query);
             if (s >= minScore)
             {
                 top.Add(c.Row, s);
@@ -93,8 +79,9 @@ public sealed class Int8Matrix
     /// <summary>Top rows by the int8 approximation of the inner product (scores approximate).</summary>
     public ScoredRow[] ApproximateSearch(ReadOnlySpan<float> query, int k, ReadOnlySpan<bool> allowed = default)
     {
+        var kernels = KernelCatalog.Default;
         var q = new sbyte[Dimension];
-        float qs = Quantize(query, q);
+        float qs = VectorOps.QuantizeInt8(query, q, kernels);
         var top = new TopK(k);
         for (int row = 0; row < Count; row++)
         {
@@ -102,7 +89,7 @@ public sealed class Int8Matrix
             {
                 continue;
             }
-            float s = VectorKernels.DotInt8(Row(row), q) * _scales[row] * qs;
+            float s = VectorOps.DotInt8(Row(row), q, kernels) * _scales[row] * qs;
             if (s >= top.Threshold)
             {
                 top.Add(row, s);

@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Search.Vectors;
 
 /// <summary>
@@ -42,7 +44,7 @@ public sealed class MatryoshkaFunnel
         for (int row = Prefix.Count; row < _full.Count; row++)
         {
             _full.Row(row)[..Prefix.Dimension].CopyTo(tmp);
-            VectorKernels.NormalizeInPlace(tmp);
+            VectorOps.L2Normalize(tmp);
             Prefix.Add(tmp);
         }
     }
@@ -62,12 +64,12 @@ public sealed class MatryoshkaFunnel
         Append();
         Span<float> qp = stackalloc float[Prefix.Dimension];
         query[..Prefix.Dimension].CopyTo(qp);
-        VectorKernels.NormalizeInPlace(qp);
+        VectorOps.L2Normalize(qp);
         var coarse = ExactScanner.Search(Prefix, qp, Math.Max(k, candidates), allowed, float.NegativeInfinity, maxThreads);
         var top = new TopK(k);
         foreach (var c in coarse)
         {
-            float s = VectorKernels.Dot(_full.Row(c.Row), query);
+            float s = VectorOps.Dot(_full.Row(c.Row), query);
             if (s >= minScore)
             {
                 top.Add(c.Row, s);

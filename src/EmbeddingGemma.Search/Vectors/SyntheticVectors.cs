@@ -1,3 +1,5 @@
+using EmbeddingGemma.Numerics;
+
 namespace EmbeddingGemma.Search.Vectors;
 
 /// <summary>
@@ -35,7 +37,7 @@ public static class SyntheticVectors
             {
                 row[d] = (float)(centre[d] + noise * scale[d] * Gaussian(rng));
             }
-            VectorKernels.NormalizeInPlace(row);
+            VectorOps.L2Normalize(row);
             row.CopyTo(data.AsSpan(i * dimension, dimension));
         }
         return new VectorMatrix(data, dimension);
@@ -70,7 +72,7 @@ public static class SyntheticVectors
             {
                 row[d] = (float)(centre[d] + noise * scale[d] * Gaussian(qr));
             }
-            VectorKernels.NormalizeInPlace(row);
+            VectorOps.L2Normalize(row);
             m.Add(row);
         }
         return m;

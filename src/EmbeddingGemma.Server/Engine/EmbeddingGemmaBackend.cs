@@ -149,9 +149,9 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
         int dims = dimensions ?? z.Length;
         if (normalize)
         {
-            VectorMath.L2Normalize(z);
+            Numerics.VectorOps.L2Normalize(z);
         }
-        return dims == z.Length ? z : VectorMath.Truncate(z, dims, normalize);
+        return dims == z.Length ? z : Numerics.VectorOps.Truncate(z, dims, normalize);
     }
 
     public void Dispose()

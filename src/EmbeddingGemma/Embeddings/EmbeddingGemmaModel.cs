@@ -363,10 +363,10 @@ public sealed class EmbeddingGemmaModel : IDisposable
     }
 
     /// <summary>Cosine similarity of two vectors.</summary>
-    public static float Similarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => VectorMath.Cosine(a, b);
+    public static float Similarity(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Numerics.VectorOps.Cosine(a, b);
 
     /// <summary>Cosine similarity matrix [a, b] (sentence-transformers' similarity with cosine).</summary>
-    public static float[,] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) => VectorMath.CosineMatrix(a, b);
+    public static float[,] Similarity(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b) => Numerics.VectorOps.CosineMatrix(a, b);
 
     public void Dispose()
     {

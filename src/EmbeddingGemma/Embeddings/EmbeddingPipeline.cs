@@ -287,8 +287,8 @@ public sealed class EmbeddingPipeline
         var normalize = options.Normalize && Normalizes;
         if (normalize)
         {
-            VectorMath.L2Normalize(z);
+            VectorOps.L2Normalize(z);
         }
-        return dims == z.Length ? z : VectorMath.Truncate(z, dims, normalize);
+        return dims == z.Length ? z : VectorOps.Truncate(z, dims, normalize);
     }
 }

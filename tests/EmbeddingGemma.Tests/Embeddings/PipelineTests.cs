@@ -1,5 +1,6 @@
 using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Testing;
 
 namespace EmbeddingGemma.Tests.Embeddings;
@@ -59,7 +60,7 @@ public sealed class PipelineTests
             Assert.Equal(d, small.Length);
             Assert.InRange(Norm(small), 1 - Tolerances.UnitNorm, 1 + Tolerances.UnitNorm);
             // same direction as the truncated full vector
-            Assert.True(VectorMath.Cosine(small, full.AsSpan(0, d)) > 0.999999f);
+            Assert.True(VectorOps.Cosine(small, full.AsSpan(0, d)) > 0.999999f);
         }
         // a truncated prefix of a unit vector is shorter than 1: re-normalisation is what makes it 1
         Assert.True(Norm(full.AsSpan(0, 16).ToArray()) < 0.99);

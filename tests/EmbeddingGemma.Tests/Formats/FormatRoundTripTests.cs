@@ -108,14 +108,14 @@ public sealed class FormatRoundTripTests
         using var low = EmbeddingGemmaModel.Load(gguf);
         var a = full.Encode("the quick brown fox");
         var b = low.Encode("the quick brown fox");
-        Assert.True(VectorMath.Cosine(a, b) >= minCos, $"{type}: cos {VectorMath.Cosine(a, b)}");
+        Assert.True(VectorOps.Cosine(a, b) >= minCos, $"{type}: cos {VectorOps.Cosine(a, b)}");
         if (type != GgmlType.Q8_0)
         {
             var folder = Path.Combine(dir, $"hf-{type}");
             ckpt.WriteHuggingFaceFolder(folder, type);
             using var hf = EmbeddingGemmaModel.Load(folder);
             // norms are rounded to the dtype in the folder but kept F32 in the GGUF, so compare with the F32 model
-            Assert.True(VectorMath.Cosine(a, hf.Encode("the quick brown fox")) >= minCos);
+            Assert.True(VectorOps.Cosine(a, hf.Encode("the quick brown fox")) >= minCos);
         }
     }
 

@@ -1,5 +1,6 @@
 using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Hub;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Testing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,7 +49,7 @@ public sealed class HubModelLoadTests : IAsyncLifetime
         var gguf = fromGgufRepo.Encode(Texts);
         for (var i = 0; i < Texts.Length; i++)
         {
-            Assert.True(VectorMath.Cosine(expected[i], gguf[i]) > 0.99999, $"text {i}: cosine {VectorMath.Cosine(expected[i], gguf[i])}");
+            Assert.True(VectorOps.Cosine(expected[i], gguf[i]) > 0.99999, $"text {i}: cosine {VectorOps.Cosine(expected[i], gguf[i])}");
         }
     }
 

@@ -1,5 +1,6 @@
 using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Testing;
 using Xunit.Abstractions;
 
@@ -44,11 +45,11 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output)
         for (var i = 0; i < seqs.Count; i++)
         {
             var ours = Reference(w, seqs[i]);
-            var cos = VectorMath.Cosine(ours, expected[i]);
+            var cos = VectorOps.Cosine(ours, expected[i]);
             var a = (float[])ours.Clone();
             var b = (float[])expected[i].Clone();
-            VectorMath.L2Normalize(a);
-            VectorMath.L2Normalize(b);
+            VectorOps.L2Normalize(a);
+            VectorOps.L2Normalize(b);
             var abs = a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();
             output.WriteLine($"{model} len {seqs[i].Length,4}: cos {cos:F9} maxabs(unit) {abs:E2}");
             worstCos = Math.Min(worstCos, cos);

@@ -14,6 +14,15 @@ public abstract class KernelSet
     /// <summary>Σ x[i]·y[i].</summary>
     public abstract float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y);
 
+    /// <summary>Σ (x[i] − y[i])² (k-means and nearest-neighbour distances).</summary>
+    public abstract float SquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y);
+
+    /// <summary>
+    /// Σ x[i]·y[i] over int8 vectors, exact in int32 (|x[i]·y[i]| ≤ 2¹⁴, so no overflow below 131072 elements): the
+    /// coarse scan of int8-quantized search indexes. Every variant returns the same integer.
+    /// </summary>
+    public abstract int DotInt8(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> y);
+
     /// <summary>destination[i] += alpha·x[i].</summary>
     public abstract void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> destination);
 
@@ -25,6 +34,9 @@ public abstract class KernelSet
 
     /// <summary>Largest element (−∞ for an empty span).</summary>
     public abstract float Max(ReadOnlySpan<float> x);
+
+    /// <summary>Largest |x[i]| (0 for an empty span).</summary>
+    public abstract float MaxAbs(ReadOnlySpan<float> x);
 
     /// <summary>
     /// Gemma RMSNorm: destination[i] = x[i] · (mean(x²) + eps)^-½ · gain[i], where <paramref name="gain"/> is the
@@ -59,12 +71,38 @@ public abstract class KernelSet
         Scale(destination, 1f / sum, destination);
     }
 
-    /// <summary>destination = x / ‖x‖₂ (zero stays zero).</summary>
-    public void L2Normalize(ReadOnlySpan<float> x, Span<float> destination)
+    /// <summary>
+    /// destination = x / max(‖x‖₂, <see cref="NormFloor"/>) (PyTorch's F.normalize, the sentence-transformers
+    /// Normalize module; a zero vector stays zero); destination may alias x. Returns ‖x‖₂ before scaling.
+    /// </summary>
+    public float L2Normalize(ReadOnlySpan<float> x, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
         var norm = MathF.Sqrt(Dot(x, x));
-        Scale(x, norm > 0 ? 1f / norm : 0f, destination);
+        Scale(x, 1f / MathF.Max(norm, NormFloor), destination);
+        return norm;
+    }
+
+    /// <summary>The ε of <see cref="L2Normalize"/> (F.normalize's default eps).</summary>
+    public const float NormFloor = 1e-12f;
+
+    /// <summary>
+    /// Symmetric per-vector int8 quantization for search indexes: scale = max|x|/127 (1 for a zero vector),
+    /// destination[i] = clamp(round_half_even(x[i]/scale), −127, 127); returns the scale. The rounding loop is shared
+    /// by all variants (only max|x| is a variant kernel, and it is exact), so quantized rows are bit-identical
+    /// whichever variant wrote them.
+    /// </summary>
+    public float QuantizeInt8(ReadOnlySpan<float> x, Span<sbyte> destination)
+    {
+        Check.SameLength(x.Length, destination.Length, nameof(destination));
+        var max = MaxAbs(x);
+        var scale = max > 0 ? max / 127f : 1f;
+        var inv = 1f / scale;
+        for (var i = 0; i < x.Length; i++)
+        {
+            destination[i] = (sbyte)Math.Clamp(MathF.Round(x[i] * inv), -127f, 127f);
+        }
+        return scale;
     }
 
     /// <summary>

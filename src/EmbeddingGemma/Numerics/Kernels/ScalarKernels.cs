@@ -22,6 +22,31 @@ public sealed class ScalarKernels : KernelSet
     }
 
     /// <inheritdoc/>
+    public override float SquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        Check.SameLength(x.Length, y.Length, nameof(y));
+        var s = 0f;
+        for (var i = 0; i < x.Length; i++)
+        {
+            var d = x[i] - y[i];
+            s += d * d;
+        }
+        return s;
+    }
+
+    /// <inheritdoc/>
+    public override int DotInt8(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> y)
+    {
+        Check.SameLength(x.Length, y.Length, nameof(y));
+        var s = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            s += x[i] * y[i];
+        }
+        return s;
+    }
+
+    /// <inheritdoc/>
     public override void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
@@ -59,6 +84,17 @@ public sealed class ScalarKernels : KernelSet
         foreach (var v in x)
         {
             m = MathF.Max(m, v);
+        }
+        return m;
+    }
+
+    /// <inheritdoc/>
+    public override float MaxAbs(ReadOnlySpan<float> x)
+    {
+        var m = 0f;
+        foreach (var v in x)
+        {
+            m = MathF.Max(m, MathF.Abs(v));
         }
         return m;
     }

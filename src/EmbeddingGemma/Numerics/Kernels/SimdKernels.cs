@@ -56,6 +56,48 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override float SquaredDistance(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        Check.SameLength(x.Length, y.Length, nameof(y));
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var yr = ref MemoryMarshal.GetReference(y);
+        var w = W;
+        var n = x.Length;
+        nuint i = 0;
+        TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+        for (; (int)i + 4 * w <= n; i += (nuint)(4 * w))
+        {
+            var d0 = TOps.Sub(TOps.Load(in xr, i), TOps.Load(in yr, i));
+            var d1 = TOps.Sub(TOps.Load(in xr, i + (nuint)w), TOps.Load(in yr, i + (nuint)w));
+            var d2 = TOps.Sub(TOps.Load(in xr, i + (nuint)(2 * w)), TOps.Load(in yr, i + (nuint)(2 * w)));
+            var d3 = TOps.Sub(TOps.Load(in xr, i + (nuint)(3 * w)), TOps.Load(in yr, i + (nuint)(3 * w)));
+            s0 = TOps.Fma(d0, d0, s0);
+            s1 = TOps.Fma(d1, d1, s1);
+            s2 = TOps.Fma(d2, d2, s2);
+            s3 = TOps.Fma(d3, d3, s3);
+        }
+        for (; (int)i + w <= n; i += (nuint)w)
+        {
+            var d = TOps.Sub(TOps.Load(in xr, i), TOps.Load(in yr, i));
+            s0 = TOps.Fma(d, d, s0);
+        }
+        var s = TOps.Sum(TOps.Add(TOps.Add(s0, s1), TOps.Add(s2, s3)));
+        for (; (int)i < n; i++)
+        {
+            var d = Unsafe.Add(ref xr, i) - Unsafe.Add(ref yr, i);
+            s += d * d;
+        }
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override int DotInt8(ReadOnlySpan<sbyte> x, ReadOnlySpan<sbyte> y)
+    {
+        Check.SameLength(x.Length, y.Length, nameof(y));
+        return TOps.DotInt8(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y), x.Length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> destination)
     {
         Check.SameLength(x.Length, destination.Length, nameof(destination));
@@ -134,6 +176,29 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         for (; (int)i < n; i++)
         {
             m = MathF.Max(m, Unsafe.Add(ref xr, i));
+        }
+        return m;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override float MaxAbs(ReadOnlySpan<float> x)
+    {
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        var m = 0f;
+        nuint i = 0;
+        var n = x.Length;
+        if (n >= W)
+        {
+            var mv = TOps.Zero;
+            for (; (int)i + W <= n; i += (nuint)W)
+            {
+                mv = TOps.Max(mv, TOps.Abs(TOps.Load(in xr, i)));
+            }
+            m = TOps.MaxAcross(mv);
+        }
+        for (; (int)i < n; i++)
+        {
+            m = MathF.Max(m, MathF.Abs(Unsafe.Add(ref xr, i)));
         }
         return m;
     }
