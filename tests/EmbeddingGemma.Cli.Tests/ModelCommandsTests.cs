@@ -99,6 +99,29 @@ public sealed class ModelCommandsTests
     }
 
     [Fact]
+    public void EmbedThreadsAreValidatedAndTheEngineRunsWhatWasAsked()
+    {
+        // A Q8_0 GGUF through the CLI: the summary (--verbose) names the type the engine holds and the thread count.
+        var dir = TestPaths.NewTempDir();
+        var path = Path.Combine(dir, "tiny-q8_0.gguf");
+        EmbeddingGemma.Model.RandomModel.Create("tiny", 42).WriteGguf(path, EmbeddingGemma.Numerics.GgmlType.Q8_0);
+        File.Copy(Path.Combine(TinyModels.Default.Folder, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
+        var one = Run("hello world\nsecond line\n", "embed", "--model", path, "--threads", "1", "--verbose");
+        Assert.True(one.Code == 0, one.Err);
+        Assert.Contains("Q8_0 weights", one.Err, StringComparison.Ordinal);
+        Assert.Contains("fast engine, 1 thread,", one.Err, StringComparison.Ordinal);
+        var two = Run("hello world\nsecond line\n", "embed", "--model", path, "--threads", "2", "--verbose");
+        Assert.Contains("2 threads", two.Err, StringComparison.Ordinal);
+        Assert.Equal(one.Out, two.Out);   // bit-identical vectors whatever the thread count
+        foreach (var bad in new[] { "-5", "10000" })
+        {
+            var r = Run("x\n", "embed", "--model", path, "--threads", bad);
+            Assert.Equal(2, r.Code);
+            Assert.Contains("--threads must be between 0", r.Err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void EmbedErrorsAreOneLineWithExitCodes()
     {
         var m = TinyModels.Default;

@@ -27,11 +27,12 @@ internal static class EmbedCommand
         var noNorm = new Option<bool>("--no-normalize") { Description = "Output the last Dense layer's output, before L2 normalisation." };
         var batch = new Option<int>("--batch-size") { Description = "Inputs per encoder call.", DefaultValueFactory = _ => 32 };
         var threads = CliOptions.Threads();
+        var verbose = new Option<bool>("--verbose") { Description = "Print what ran to stderr: vectors, weight type in the engine, threads, tokens, seconds." };
         var format = new Option<string>("--format") { Description = "Output format: jsonl (one JSON array per line), csv, npy.", DefaultValueFactory = _ => "jsonl" };
         var output = new Option<string?>("--output") { Description = "Output file (default: stdout)." };
         var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse inputs longer than the model's limit instead of truncating them." };
         var command = new Command("embed", "Embed texts (or token ids) and print one vector per input line.");
-        foreach (var o in new Option[] { model, input, jsonl, ids, promptName, task, prompt, title, dims, noNorm, batch, threads, format, output, noTruncate })
+        foreach (var o in new Option[] { model, input, jsonl, ids, promptName, task, prompt, title, dims, noNorm, batch, threads, format, output, noTruncate, verbose })
         {
             command.Options.Add(o);
         }
@@ -63,7 +64,9 @@ internal static class EmbedCommand
                 BatchSize = p.GetValue(batch),
             };
             var lines = await ReadLinesAsync(p.GetValue(input), ct).ConfigureAwait(false);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)), ct);
+            var loadSeconds = clock.Elapsed.TotalSeconds;
             float[][] vectors;
             if (p.GetValue(ids))
             {
@@ -81,6 +84,12 @@ internal static class EmbedCommand
                 vectors = m.Encode(lines, options, null, ct);
             }
             await WriteAsync(vectors, fmt, p.GetValue(output), ct).ConfigureAwait(false);
+            if (p.GetValue(verbose))
+            {
+                var engine = m.Encoder is EmbeddingGemma.Model.Fast.FastSequenceEncoder ? "fast engine" : m.Encoder.GetType().Name;
+                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"embed: {vectors.Length} vectors of {(vectors.Length > 0 ? vectors[0].Length : m.Dimensions)} from {m.Source}: {m.WeightType} weights ({m.Weights.Source.Format}) in the {engine}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}, kernels {EmbeddingGemma.Numerics.KernelCatalog.Default.Variant}; load {loadSeconds:F2} s, total {clock.Elapsed.TotalSeconds:F2} s"));
+            }
             return ExitCodes.Ok;
         });
         return command;
