@@ -13,6 +13,12 @@ public sealed class EmbeddingServerOptions
     public string? Model { get; set; }
 
     /// <summary>
+    /// Compute threads of the model's forward pass (the default loader's <c>ModelLoadOptions.Threads</c>; 0 = all cores,
+    /// reported resolved in /info). 0..1024.
+    /// </summary>
+    public int Threads { get; set; }
+
+    /// <summary>
     /// A semantic search index (SQLite file made by <c>embeddinggemma index</c>). When set, the index is opened read-only
     /// at startup and <c>POST /search</c> answers queries embedded with the served model. Null: /search answers 404.
     /// </summary>
@@ -74,6 +80,10 @@ public sealed class EmbeddingServerOptions
         Positive(MaxInputCharacters, nameof(MaxInputCharacters));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(RetryAfterSeconds, nameof(RetryAfterSeconds));
+        if (Threads is < 0 or > 1024)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Server setting Threads must be between 0 (all cores) and 1024 (got {Threads}).");
+        }
         if (MaxInputsPerRequest > MaxQueuedInputs)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,

@@ -276,7 +276,7 @@ internal static class EmbeddingEndpoints
             w.WriteStartArray("token_counts");
             foreach (var t in result.Inputs)
             {
-                w.WriteNumberValue(t.OriginalTokenCount);
+                w.WriteNumberValue(t.FullTokenCount);
             }
             w.WriteEndArray();
             w.WriteStartArray("truncated");
