@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -87,6 +88,9 @@ public static class EmbeddingServerServiceCollectionExtensions
         services.TryAddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<EmbeddingService>();
+        // The drain on shutdown: the host waits this long for the requests in flight (ModelHost.StopAsync, Kestrel).
+        services.AddOptions<HostOptions>().Configure<IOptions<EmbeddingServerOptions>>((h, o) =>
+            h.ShutdownTimeout = TimeSpan.FromSeconds(o.Value.DrainTimeoutSeconds));
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<EmbeddingServerOptions>>((k, o) =>
             k.Limits.MaxRequestBodySize = o.Value.MaxRequestBodyBytes + JsonRequest.DrainAllowance);
         services.AddCors();

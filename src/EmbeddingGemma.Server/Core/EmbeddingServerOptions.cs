@@ -60,6 +60,18 @@ public sealed class EmbeddingServerOptions
     /// <summary>Seconds announced in Retry-After on 429 and on 503 while loading.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
+    /// <summary>Default of <see cref="DrainTimeoutSeconds"/>.</summary>
+    public const int DefaultDrainTimeoutSeconds = 30;
+
+    /// <summary>Largest <see cref="DrainTimeoutSeconds"/>.</summary>
+    public const int MaxDrainTimeoutSeconds = 3600;
+
+    /// <summary>
+    /// On shutdown (SIGTERM, Ctrl+C, StopApplication): seconds the host waits for the requests already accepted to be
+    /// answered (the host's ShutdownTimeout); new requests get 503 meanwhile. 0..3600.
+    /// </summary>
+    public int DrainTimeoutSeconds { get; set; } = DefaultDrainTimeoutSeconds;
+
     /// <summary>Whether /metrics needs the API key too (default: public, like TEI).</summary>
     public bool ProtectMetrics { get; set; }
 
@@ -80,6 +92,10 @@ public sealed class EmbeddingServerOptions
         Positive(MaxInputCharacters, nameof(MaxInputCharacters));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(RetryAfterSeconds, nameof(RetryAfterSeconds));
+        if (DrainTimeoutSeconds is < 0 or > MaxDrainTimeoutSeconds)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Server setting DrainTimeoutSeconds must be between 0 and {MaxDrainTimeoutSeconds} (got {DrainTimeoutSeconds}).");
+        }
         if (Threads is < 0 or > 1024)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Server setting Threads must be between 0 (all cores) and 1024 (got {Threads}).");
