@@ -66,8 +66,15 @@ internal sealed class FakeBackend : IEmbeddingBackend
             ? $"title: {title ?? "none"} | text: "
             : PromptTable[name];
 
+    /// <summary>When set, Tokenize throws what it returns for a text (null: no fault): a bug in the engine.</summary>
+    public Func<string, Exception?>? TokenizeFault { get; set; }
+
     public TokenizedInput Tokenize(string text, EncodeOptions options)
     {
+        if (TokenizeFault?.Invoke(text) is { } fault)
+        {
+            throw fault;
+        }
         string prompt = options.Prompt ?? (options.PromptName is null ? "" : PromptFor(options.PromptName, options.Title));
         string full = prompt + text;
         var ids = new List<int>(full.Length + 2) { Bos };
