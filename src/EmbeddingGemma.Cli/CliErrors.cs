@@ -19,7 +19,14 @@ internal static class CliErrors
         }
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+            if (Commands.ServeCommand.HandlesTermination(parse))
+            {
+                // serve's web host handles SIGTERM / SIGINT and drains (--drain-timeout); System.CommandLine's 2 s
+                // process-termination timeout would end the process mid-drain.
+                configuration.ProcessTerminationTimeout = null;
+            }
+            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
         }
         catch (EmbeddingGemmaException e)
         {

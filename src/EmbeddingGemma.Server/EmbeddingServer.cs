@@ -1,3 +1,4 @@
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Server.Core;
 using EmbeddingGemma.Server.Engine;
 using EmbeddingGemma.Server.Http;
@@ -6,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -36,16 +38,28 @@ public static class EmbeddingServer
 
     /// <summary>
     /// The default loader: <see cref="EmbeddingServerOptions.Model"/> (folder, .gguf or hub id) through
-    /// <see cref="EmbeddingGemmaBackend.Load"/>, served under <see cref="EmbeddingServerOptions.ServedModelName"/>.
+    /// <see cref="EmbeddingGemmaBackend.Load"/> with <see cref="EmbeddingServerOptions.Threads"/> compute threads, served
+    /// under <see cref="EmbeddingServerOptions.ServedModelName"/>. Usable as a <see cref="BackendLoader"/>
+    /// (<c>loader: EmbeddingServer.LoadModel</c>).
     /// </summary>
-    public static BackendLoader DefaultLoader { get; set; } = (options, ct) =>
+    public static IEmbeddingBackend LoadModel(EmbeddingServerOptions options, CancellationToken cancellationToken) =>
+        ModelLoader()(options, cancellationToken);
+
+    /// <summary>
+    /// A loader like <see cref="LoadModel"/> whose model load starts from <paramref name="loadOptions"/> (e.g. a
+    /// <see cref="ModelLoadOptions.HubResolver"/> that shows download progress); <see cref="ModelLoadOptions.Threads"/>
+    /// comes from <see cref="EmbeddingServerOptions.Threads"/>.
+    /// </summary>
+    public static BackendLoader ModelLoader(ModelLoadOptions? loadOptions = null) => (options, ct) =>
     {
+        ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.Model))
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
                 "No model given: set EmbeddingGemma:Model (a model folder, a .gguf file or a Hugging Face id such as google/embeddinggemma-300m).");
         }
-        return EmbeddingGemmaBackend.Load(options.Model, options.ServedModelName, cancellationToken: ct);
+        var load = (loadOptions ?? new ModelLoadOptions()) with { Threads = options.Threads };
+        return EmbeddingGemmaBackend.Load(options.Model, options.ServedModelName, load, ct);
     };
 }
 
@@ -68,12 +82,15 @@ public static class EmbeddingServerServiceCollectionExtensions
         {
             optionsBuilder.Configure(configure);
         }
-        services.TryAddSingleton(loader ?? ((o, ct) => EmbeddingServer.DefaultLoader(o, ct)));
+        services.TryAddSingleton(loader ?? new BackendLoader(EmbeddingServer.LoadModel));
         services.TryAddSingleton(_ => new ServerMetrics());
         services.TryAddSingleton<SearchHost>();
         services.TryAddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<EmbeddingService>();
+        // The drain on shutdown: the host waits this long for the requests in flight (ModelHost.StopAsync, Kestrel).
+        services.AddOptions<HostOptions>().Configure<IOptions<EmbeddingServerOptions>>((h, o) =>
+            h.ShutdownTimeout = TimeSpan.FromSeconds(o.Value.DrainTimeoutSeconds));
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<EmbeddingServerOptions>>((k, o) =>
             k.Limits.MaxRequestBodySize = o.Value.MaxRequestBodyBytes + JsonRequest.DrainAllowance);
         services.AddCors();

@@ -182,7 +182,7 @@ public sealed class BehaviourTests
         var other = await s.Client.SendAsync(Preflight("https://evil.example"));
         Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
 
-        var post = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("{\"inputs\":\"x\"}") };
+        var post = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("{\"inputs\":\"x\"}", System.Text.Encoding.UTF8, "application/json") };
         post.Headers.Add("Origin", "https://app.example");
         post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "k");
         var pr = await s.Client.SendAsync(post);

@@ -186,8 +186,16 @@ public sealed class ErrorTests : IClassFixture<LimitedServerFixture>
         Assert.Equal(200, (int)(await S.PostJsonAsync("/v1/embeddings", "{\"input\": \"a\"}", Key)).StatusCode);
     }
 
-    private sealed class ChunkedContent(string text) : HttpContent
+    private sealed class ChunkedContent : HttpContent
     {
+        private readonly string text;
+
+        public ChunkedContent(string text)
+        {
+            this.text = text;
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        }
+
         protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
             => stream.WriteAsync(Encoding.UTF8.GetBytes(text)).AsTask();
 

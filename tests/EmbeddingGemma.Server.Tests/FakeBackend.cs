@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Server.Engine;
 
 namespace EmbeddingGemma.Server.Tests;
@@ -65,8 +66,15 @@ internal sealed class FakeBackend : IEmbeddingBackend
             ? $"title: {title ?? "none"} | text: "
             : PromptTable[name];
 
-    public TokenizedInput Tokenize(string text, InputOptions options)
+    /// <summary>When set, Tokenize throws what it returns for a text (null: no fault): a bug in the engine.</summary>
+    public Func<string, Exception?>? TokenizeFault { get; set; }
+
+    public TokenizedInput Tokenize(string text, EncodeOptions options)
     {
+        if (TokenizeFault?.Invoke(text) is { } fault)
+        {
+            throw fault;
+        }
         string prompt = options.Prompt ?? (options.PromptName is null ? "" : PromptFor(options.PromptName, options.Title));
         string full = prompt + text;
         var ids = new List<int>(full.Length + 2) { Bos };
@@ -75,43 +83,34 @@ internal sealed class FakeBackend : IEmbeddingBackend
             ids.Add(3 + (c % 60000));
         }
         ids.Add(Eos);
-        return Fit(ids, options.Truncate, addEos: true);
-    }
-
-    public TokenizedInput PrepareTokenIds(IReadOnlyList<int> ids, bool truncate) => Fit(ids.ToList(), truncate, addEos: false);
-
-    private TokenizedInput Fit(List<int> ids, bool truncate, bool addEos)
-    {
         int max = Info.MaxSequenceLength;
         if (ids.Count <= max)
         {
-            return new TokenizedInput([.. ids], ids.Count, false);
+            return new TokenizedInput([.. ids], false) { OriginalTokenCount = ids.Count };
         }
-        if (!truncate)
+        if (!options.Truncate)
         {
             throw new EmbeddingGemmaException(ErrorKind.InputTooLong, $"The input has {ids.Count} tokens; the maximum is {max}.");
         }
         var cut = ids.Take(max).ToArray();
-        if (addEos)
-        {
-            cut[^1] = Eos;
-        }
-        return new TokenizedInput(cut, ids.Count, true);
+        cut[^1] = Eos;
+        return new TokenizedInput(cut, true) { OriginalTokenCount = ids.Count };
     }
 
-    public float[][] EmbedBatch(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken)
+    public float[][] EmbedBatch(IReadOnlyList<TokenizedInput> inputs, CancellationToken cancellationToken)
     {
         BatchStarted.Release();
         Gate?.Wait(cancellationToken);
-        BatchSizes.Enqueue(sequences.Count);
-        var result = new float[sequences.Count][];
-        for (int s = 0; s < sequences.Count; s++)
+        BatchSizes.Enqueue(inputs.Count);
+        var result = new float[inputs.Count][];
+        for (int s = 0; s < inputs.Count; s++)
         {
-            Embedded.Enqueue(sequences[s]);
-            result[s] = Raw(sequences[s], Info.Dimension);
+            var ids = inputs[s].Ids;
+            Embedded.Enqueue(ids);
+            result[s] = Raw(ids, Info.Dimension);
             if (MicrosecondsPerToken > 0)
             {
-                SpinFor(MicrosecondsPerToken * sequences[s].Length);
+                SpinFor(MicrosecondsPerToken * ids.Length);
             }
         }
         return result;
@@ -146,7 +145,9 @@ internal sealed class FakeBackend : IEmbeddingBackend
         return v;
     }
 
-    public float[] PostProcess(float[] raw, int? dimensions, bool normalize)
+    public float[] PostProcess(float[] raw, EncodeOptions options) => PostProcess(raw, options.Dimensions, options.Normalize);
+
+    private static float[] PostProcess(float[] raw, int? dimensions, bool normalize)
     {
         var v = raw.AsSpan(0, dimensions ?? raw.Length).ToArray();
         if (normalize)
@@ -167,10 +168,11 @@ internal sealed class FakeBackend : IEmbeddingBackend
 
     /// <summary>What in-process use gives for a text (the oracle of the HTTP tests).</summary>
     public float[] Expected(string text, string? promptName = null, string? title = null, int? dimensions = null, bool normalize = true, bool truncate = true)
-        => PostProcess(Raw(Tokenize(text, new InputOptions { PromptName = promptName, Title = title, Truncate = truncate }).Ids, Info.Dimension), dimensions, normalize);
+        => PostProcess(Raw(Tokenize(text, new EncodeOptions { PromptName = promptName, Title = title, Truncate = truncate }).Ids, Info.Dimension), dimensions, normalize);
 
+    /// <summary>Token ids are used as given, cut to the maximum sequence length.</summary>
     public float[] ExpectedTokens(int[] ids, int? dimensions = null, bool normalize = true)
-        => PostProcess(Raw(PrepareTokenIds(ids, true).Ids, Info.Dimension), dimensions, normalize);
+        => PostProcess(Raw(ids.Take(Info.MaxSequenceLength).ToArray(), Info.Dimension), dimensions, normalize);
 
     public void Dispose() => BatchStarted.Dispose();
 }

@@ -18,7 +18,7 @@ public sealed class TinyModelServerFixture : IAsyncLifetime
     {
         var folder = TinyModels.Default.Folder;
         Model = EmbeddingGemmaModel.Load(folder);
-        Server = await ServerHost.StartAsync(null!, o => o.Model = folder, loader: EmbeddingServer.DefaultLoader);
+        Server = await ServerHost.StartAsync(null!, o => o.Model = folder, loader: EmbeddingServer.LoadModel);
     }
 
     public async Task DisposeAsync()
@@ -130,7 +130,7 @@ public sealed class RealModelTests : IClassFixture<TinyModelServerFixture>
         // A tiny model with 128 positions keeps the over-long inputs cheap (the default one allows 2048 tokens).
         var shortModel = TinyModels.Get("tiny-pos128", c => c with { MaxPositionEmbeddings = 128 });
         using var m = EmbeddingGemmaModel.Load(shortModel.Folder);
-        await using var s = await ServerHost.StartAsync(null!, o => o.Model = shortModel.Folder, loader: EmbeddingServer.DefaultLoader);
+        await using var s = await ServerHost.StartAsync(null!, o => o.Model = shortModel.Folder, loader: EmbeddingServer.LoadModel);
         Assert.Equal(128, m.MaxTokens);
         string longText = string.Join(' ', Enumerable.Range(0, 300).Select(i => "w" + (i % 50)));
         var response = await s.PostAsync("/embed", new { texts = new[] { "short", longText } });

@@ -41,7 +41,7 @@ public sealed class SearchServerFixture : IAsyncLifetime
         }
         OracleIndex = SemanticIndex.Open(Db, new SemanticIndexOptions { ReadOnly = true });
         Oracle = new SemanticSearchEngine(OracleIndex, generator, new SemanticSearchEngineOptions { Dimensions = OracleIndex.Dimension });
-        Server = await ServerHost.StartAsync(null!, o => { o.Model = folder; o.SearchDatabase = Db; }, loader: EmbeddingServer.DefaultLoader);
+        Server = await ServerHost.StartAsync(null!, o => { o.Model = folder; o.SearchDatabase = Db; }, loader: EmbeddingServer.LoadModel);
     }
 
     public async Task DisposeAsync()
@@ -194,7 +194,7 @@ public sealed class SearchStartupTests
     private static async Task<ServerHost> StartTiny(string db)
     {
         var folder = TinyModels.Default.Folder;
-        return await ServerHost.StartAsync(null!, o => { o.Model = folder; o.SearchDatabase = db; }, loader: EmbeddingServer.DefaultLoader);
+        return await ServerHost.StartAsync(null!, o => { o.Model = folder; o.SearchDatabase = db; }, loader: EmbeddingServer.LoadModel);
     }
 
     private static async Task<string> BuildWithHashing(string? modelId, int dimensions)

@@ -28,11 +28,12 @@ internal sealed class ServerHost : IAsyncDisposable
     public ModelHost Host => App.Services.GetRequiredService<ModelHost>();
 
     public static async Task<ServerHost> StartAsync(IEmbeddingBackend backend, Action<EmbeddingServerOptions>? configure = null,
-        BackendLoader? loader = null, string[]? args = null, bool waitReady = true)
+        BackendLoader? loader = null, string[]? args = null, bool waitReady = true, Action<WebApplicationBuilder>? configureBuilder = null)
     {
         var builder = EmbeddingServer.CreateBuilder(args ?? [], configure, loader ?? ((_, _) => backend));
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        configureBuilder?.Invoke(builder);
         var app = builder.Build();
         app.MapEmbeddingGemma();
         try
@@ -71,6 +72,17 @@ internal sealed class ServerHost : IAsyncDisposable
         return Client.SendAsync(request, ct);
     }
 
+    /// <summary>POSTs raw bytes with the given Content-Type header value (null: no Content-Type).</summary>
+    public Task<HttpResponseMessage> PostBytesAsync(string path, byte[] body, string? contentType, CancellationToken ct = default)
+    {
+        var content = new ByteArrayContent(body);
+        if (contentType is not null)
+        {
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+        return Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content }, ct);
+    }
+
     public Task<HttpResponseMessage> PostAsync(string path, object body, string? apiKey = null, CancellationToken ct = default)
         => PostJsonAsync(path, JsonSerializer.Serialize(body), apiKey, ct);
 
@@ -82,6 +94,24 @@ internal sealed class ServerHost : IAsyncDisposable
             await App.StopAsync(cts.Token);
         }
         await App.DisposeAsync();
+    }
+}
+
+/// <summary>Collects log entries (tests assert what is, and is not, logged).</summary>
+internal sealed class ListLoggerProvider : ILoggerProvider
+{
+    public System.Collections.Concurrent.ConcurrentQueue<(LogLevel Level, string Category, string Message, Exception? Exception)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new ListLogger(this, categoryName);
+
+    public void Dispose() { }
+
+    private sealed class ListLogger(ListLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => owner.Entries.Enqueue((logLevel, category, formatter(state, exception), exception));
     }
 }
 

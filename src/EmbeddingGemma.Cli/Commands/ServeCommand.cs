@@ -37,9 +37,22 @@ internal static class ServeCommand
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin (repeatable; \"*\" for any). Default: no CORS headers." };
         var db = new Option<string?>("--db") { Description = "Serve POST /search over this index (made by `embeddinggemma index` with the same model); opened read-only." };
         var retryAfter = new Option<int?>("--retry-after") { Description = "Seconds announced in Retry-After on 429/503 (default 1)." };
+        var threads = CliOptions.Threads();
+        var drainTimeout = new Option<int?>("--drain-timeout")
+        {
+            Description = $"Seconds to finish the requests already accepted on SIGTERM / Ctrl+C before exiting (default {EmbeddingServerOptions.DefaultDrainTimeoutSeconds}); new requests get 503 meanwhile.",
+        };
+        drainTimeout.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<int?>();
+            if (v is < 0 or > EmbeddingServerOptions.MaxDrainTimeoutSeconds)
+            {
+                r.AddError($"--drain-timeout must be between 0 and {EmbeddingServerOptions.MaxDrainTimeoutSeconds} seconds, got {v}.");
+            }
+        });
 
-        var command = new Command("serve", "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /search (with --db), /health, /info, /metrics.");
-        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter, db })
+        var command = new Command(Name, "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /search (with --db), /health, /info, /metrics.");
+        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter, db, threads, drainTimeout })
         {
             command.Options.Add(option);
         }
@@ -59,6 +72,11 @@ internal static class ServeCommand
                 o.RetryAfterSeconds = parse.GetValue(retryAfter) ?? o.RetryAfterSeconds;
                 o.DefaultPromptName = parse.GetValue(defaultPrompt) ?? o.DefaultPromptName;
                 o.SearchDatabase = parse.GetValue(db) ?? o.SearchDatabase;
+                o.DrainTimeoutSeconds = parse.GetValue(drainTimeout) ?? o.DrainTimeoutSeconds;
+                if (parse.GetResult(threads) is not null)
+                {
+                    o.Threads = parse.GetValue(threads);
+                }
                 if (parse.GetValue(noTruncate))
                 {
                     o.Truncate = false;
@@ -67,7 +85,7 @@ internal static class ServeCommand
                 {
                     o.CorsOrigins.Add(origin);
                 }
-            });
+            }, EmbeddingServer.ModelLoader(CliModels.LoadOptions())); // hub ids download with progress on stderr; threads from o.Threads
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // no per-request lines; appsettings can override
             var listen = parse.GetValue(urls) ?? builder.Configuration["urls"] ?? DefaultUrls;
             builder.WebHost.UseUrls(listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
@@ -85,9 +103,10 @@ internal static class ServeCommand
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
                 await Console.Error.WriteLineAsync($"embeddinggemma: listening on {listen}; loading {resolved.Model} (GET /health is 503 until ready)").ConfigureAwait(false);
                 var host = app.Services.GetRequiredService<ModelHost>();
+                using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
                 try
                 {
-                    await host.Loaded.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await host.Loaded.WaitAsync(stopping.Token).ConfigureAwait(false);
                     await Console.Error.WriteLineAsync($"embeddinggemma: ready in {host.LoadDuration?.TotalSeconds:F1} s ({host.Backend!.Info.ModelName}, {host.Backend.Info.Dimension} dimensions)").ConfigureAwait(false);
                 }
                 catch (EmbeddingGemmaException)
@@ -98,12 +117,24 @@ internal static class ServeCommand
                 catch (OperationCanceledException)
                 {
                 }
+                // SIGTERM / Ctrl+C: the host's console lifetime stops the app (System.CommandLine leaves these signals to
+                // it for serve, see TerminationTimeout); StopAsync then drains within DrainTimeoutSeconds.
                 await ((IHost)app).WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             }
             return ExitCodes.Ok;
         });
         return command;
     }
+
+    /// <summary>
+    /// True when the parsed command is <c>serve</c>: its web host handles SIGTERM / SIGINT itself and drains for up to
+    /// <c>--drain-timeout</c>, so System.CommandLine must not handle them (its default process-termination timeout
+    /// ends the process 2 s after the signal, dropping the requests in flight).
+    /// </summary>
+    public static bool HandlesTermination(ParseResult parse) => parse?.CommandResult.Command.Name == Name;
+
+    /// <summary>The command's name.</summary>
+    public const string Name = "serve";
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

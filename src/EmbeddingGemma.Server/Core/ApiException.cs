@@ -17,6 +17,10 @@ public enum ApiErrorType
     Unavailable,
     /// <summary>The resource is not served (e.g. /search without --db).</summary>
     NotFound,
+    /// <summary>The body is not declared as UTF-8 JSON (Content-Type other than application/json, or another charset).</summary>
+    UnsupportedMediaType,
+    /// <summary>The client sent the request too slowly (Kestrel's request body / header timeouts).</summary>
+    Timeout,
     /// <summary>A server-side failure.</summary>
     Internal,
 }
@@ -54,6 +58,8 @@ public sealed class ApiException : Exception
         ApiErrorType.Overloaded => 429,
         ApiErrorType.Unavailable => 503,
         ApiErrorType.NotFound => 404,
+        ApiErrorType.UnsupportedMediaType => 415,
+        ApiErrorType.Timeout => 408,
         _ => 500,
     };
 
@@ -68,7 +74,7 @@ public sealed class ApiException : Exception
     /// <summary>OpenAI's error "type".</summary>
     public string OpenAIType => Type switch
     {
-        ApiErrorType.Validation or ApiErrorType.TooLong or ApiErrorType.TooLarge => "invalid_request_error",
+        ApiErrorType.Validation or ApiErrorType.TooLong or ApiErrorType.TooLarge or ApiErrorType.UnsupportedMediaType or ApiErrorType.Timeout => "invalid_request_error",
         ApiErrorType.Unauthorized => "authentication_error",
         ApiErrorType.Overloaded => "rate_limit_error",
         ApiErrorType.Unavailable => "unavailable_error",
@@ -85,6 +91,8 @@ public sealed class ApiException : Exception
         ApiErrorType.Overloaded => "overloaded",
         ApiErrorType.Unavailable => "unavailable",
         ApiErrorType.NotFound => "not_found",
+        ApiErrorType.UnsupportedMediaType => "unsupported_media_type",
+        ApiErrorType.Timeout => "timeout",
         _ => null,
     };
 

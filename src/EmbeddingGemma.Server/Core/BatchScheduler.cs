@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Server.Engine;
 
 namespace EmbeddingGemma.Server.Core;
@@ -40,12 +41,13 @@ public sealed class BatchScheduler : IDisposable
     public long BatchesRun => Interlocked.Read(ref _batches);
 
     /// <summary>
-    /// Admits and queues the sequences of one request; returns one task per sequence. Throws
+    /// Admits and queues the tokenized inputs of one request; returns one task per input. Throws
     /// <see cref="ApiException"/> (Overloaded) when the queue cannot take them all.
     /// </summary>
-    public IReadOnlyList<Task<BatchResult>> Enqueue(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken)
+    public IReadOnlyList<Task<BatchResult>> Enqueue(IReadOnlyList<TokenizedInput> inputs, CancellationToken cancellationToken)
     {
-        int n = sequences.Count;
+        ArgumentNullException.ThrowIfNull(inputs);
+        int n = inputs.Count;
         while (true)
         {
             int current = Volatile.Read(ref _pending);
@@ -65,7 +67,7 @@ public sealed class BatchScheduler : IDisposable
         var tasks = new Task<BatchResult>[n];
         for (int i = 0; i < n; i++)
         {
-            var item = new WorkItem(sequences[i], cancellationToken, this);
+            var item = new WorkItem(inputs[i], cancellationToken, this);
             tasks[i] = item.Completion.Task;
             if (!_channel.Writer.TryWrite(item) && item.TryTake())
             {
@@ -116,13 +118,13 @@ public sealed class BatchScheduler : IDisposable
                             continue; // client gone: already released and counted as dropped
                         }
                     }
-                    if (batch.Count > 0 && tokens + item.Ids.Length > _options.MaxBatchTokens)
+                    if (batch.Count > 0 && tokens + item.Input.TokenCount > _options.MaxBatchTokens)
                     {
                         carry = item;
                         break;
                     }
                     batch.Add(item);
-                    tokens += item.Ids.Length;
+                    tokens += item.Input.TokenCount;
                 }
                 if (batch.Count > 0)
                 {
@@ -158,12 +160,12 @@ public sealed class BatchScheduler : IDisposable
         float[][] vectors;
         try
         {
-            var seqs = new int[batch.Count][];
+            var inputs = new TokenizedInput[batch.Count];
             for (int i = 0; i < batch.Count; i++)
             {
-                seqs[i] = batch[i].Ids;
+                inputs[i] = batch[i].Input;
             }
-            vectors = _backend.EmbedBatch(seqs, _abort.Token);
+            vectors = _backend.EmbedBatch(inputs, _abort.Token);
             if (vectors.Length != batch.Count)
             {
                 throw new InvalidOperationException($"The engine returned {vectors.Length} vectors for {batch.Count} sequences.");
@@ -217,9 +219,9 @@ public sealed class BatchScheduler : IDisposable
         private readonly CancellationTokenRegistration _registration;
         private int _state;
 
-        public WorkItem(int[] ids, CancellationToken cancellationToken, BatchScheduler owner)
+        public WorkItem(TokenizedInput input, CancellationToken cancellationToken, BatchScheduler owner)
         {
-            Ids = ids;
+            Input = input;
             _owner = owner;
             EnqueuedAt = Stopwatch.GetTimestamp();
             if (cancellationToken.CanBeCanceled)
@@ -228,7 +230,7 @@ public sealed class BatchScheduler : IDisposable
             }
         }
 
-        public int[] Ids { get; }
+        public TokenizedInput Input { get; }
         public long EnqueuedAt { get; }
         public TaskCompletionSource<BatchResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -13,6 +13,12 @@ public sealed class EmbeddingServerOptions
     public string? Model { get; set; }
 
     /// <summary>
+    /// Compute threads of the model's forward pass (the default loader's <c>ModelLoadOptions.Threads</c>; 0 = all cores,
+    /// reported resolved in /info). 0..1024.
+    /// </summary>
+    public int Threads { get; set; }
+
+    /// <summary>
     /// A semantic search index (SQLite file made by <c>embeddinggemma index</c>). When set, the index is opened read-only
     /// at startup and <c>POST /search</c> answers queries embedded with the served model. Null: /search answers 404.
     /// </summary>
@@ -54,6 +60,18 @@ public sealed class EmbeddingServerOptions
     /// <summary>Seconds announced in Retry-After on 429 and on 503 while loading.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
+    /// <summary>Default of <see cref="DrainTimeoutSeconds"/>.</summary>
+    public const int DefaultDrainTimeoutSeconds = 30;
+
+    /// <summary>Largest <see cref="DrainTimeoutSeconds"/>.</summary>
+    public const int MaxDrainTimeoutSeconds = 3600;
+
+    /// <summary>
+    /// On shutdown (SIGTERM, Ctrl+C, StopApplication): seconds the host waits for the requests already accepted to be
+    /// answered (the host's ShutdownTimeout); new requests get 503 meanwhile. 0..3600.
+    /// </summary>
+    public int DrainTimeoutSeconds { get; set; } = DefaultDrainTimeoutSeconds;
+
     /// <summary>Whether /metrics needs the API key too (default: public, like TEI).</summary>
     public bool ProtectMetrics { get; set; }
 
@@ -74,6 +92,14 @@ public sealed class EmbeddingServerOptions
         Positive(MaxInputCharacters, nameof(MaxInputCharacters));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(RetryAfterSeconds, nameof(RetryAfterSeconds));
+        if (DrainTimeoutSeconds is < 0 or > MaxDrainTimeoutSeconds)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Server setting DrainTimeoutSeconds must be between 0 and {MaxDrainTimeoutSeconds} (got {DrainTimeoutSeconds}).");
+        }
+        if (Threads is < 0 or > 1024)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Server setting Threads must be between 0 (all cores) and 1024 (got {Threads}).");
+        }
         if (MaxInputsPerRequest > MaxQueuedInputs)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Server.Engine;
 
 namespace EmbeddingGemma.Server.Core;
@@ -41,12 +42,13 @@ public sealed record EmbedResult(
     public int TotalTokens => TokenCounts.Sum();
 }
 
-/// <summary>Tokenize result of one input for /tokenize.</summary>
+/// <summary>The tokenized inputs of a /tokenize request (the library's <see cref="TokenizedInput"/>, with the count before truncation).</summary>
 public sealed record TokenizeResult(IReadOnlyList<TokenizedInput> Inputs, string Model);
 
 /// <summary>
-/// The core of the service: validates a request against the limits, tokenizes each input with its options,
-/// queues the sequences for dynamic batching, then post-processes each raw vector (Matryoshka, normalisation).
+/// The core of the service: validates a request against the limits, turns it into one <see cref="EncodeOptions"/>,
+/// tokenizes each input once (<see cref="TokenizedInput"/>, keeping the count before truncation), queues the inputs for
+/// dynamic batching, then post-processes each raw vector with the request's options (Matryoshka, normalisation).
 /// </summary>
 public sealed class EmbeddingService
 {
@@ -72,10 +74,10 @@ public sealed class EmbeddingService
             throw new ApiException(ApiErrorType.Validation,
                 $"`dimensions` must be between 1 and {info.Dimension} (Matryoshka sizes {string.Join(", ", info.MatryoshkaDimensions)}); got {d}.", "dimensions");
         }
-        var tokenized = TokenizeAll(request, backend);
+        var (tokenized, options) = TokenizeAll(request, backend);
         long t1 = Stopwatch.GetTimestamp();
 
-        var tasks = lease.Scheduler.Enqueue(tokenized.Select(t => t.Ids).ToArray(), cancellationToken);
+        var tasks = lease.Scheduler.Enqueue(tokenized, cancellationToken);
         BatchResult[] results;
         try
         {
@@ -90,7 +92,7 @@ public sealed class EmbeddingService
         TimeSpan queue = TimeSpan.Zero, inference = TimeSpan.Zero;
         for (int i = 0; i < results.Length; i++)
         {
-            var v = backend.PostProcess(results[i].Raw, request.Dimensions, request.Normalize);
+            var v = backend.PostProcess(results[i].Raw, options);
             foreach (float x in v)
             {
                 if (!float.IsFinite(x))
@@ -125,10 +127,15 @@ public sealed class EmbeddingService
     public TokenizeResult Tokenize(EmbedRequest request)
     {
         using var lease = _host.BeginRequest();
-        return new TokenizeResult(TokenizeAll(request, lease.Backend), ModelName(lease.Backend));
+        return new TokenizeResult(TokenizeAll(request, lease.Backend).Inputs, ModelName(lease.Backend));
     }
 
-    private TokenizedInput[] TokenizeAll(EmbedRequest request, IEmbeddingBackend backend)
+    /// <summary>
+    /// Checks the request, builds its one <see cref="EncodeOptions"/> and tokenizes every input once: texts through the
+    /// engine (prompt, specials, truncation to the maximum length, count before truncation), token ids as given (checked
+    /// here, the only check of caller ids in the server; cut to the maximum length).
+    /// </summary>
+    private (TokenizedInput[] Inputs, EncodeOptions Options) TokenizeAll(EmbedRequest request, IEmbeddingBackend backend)
     {
         var info = backend.Info;
         var inputs = request.Inputs;
@@ -150,6 +157,17 @@ public sealed class EmbeddingService
                 request.PromptField);
         }
         bool truncate = request.Truncate ?? Options.Truncate;
+        // The engine always truncates (and reports the count before truncation); refusing is decided here so the
+        // error can carry the token count.
+        var options = new EncodeOptions
+        {
+            PromptName = promptName,
+            Prompt = request.Prompt,
+            Dimensions = request.Dimensions,
+            Normalize = request.Normalize,
+            Truncate = true,
+        };
+        int max = info.MaxSequenceLength;
         var result = new TokenizedInput[inputs.Count];
         for (int i = 0; i < inputs.Count; i++)
         {
@@ -158,7 +176,8 @@ public sealed class EmbeddingService
             if (input.TokenIds is { } ids)
             {
                 ValidateTokenIds(ids, where, info, field);
-                result[i] = Wrap(() => backend.PrepareTokenIds(ids, truncate: true), where, field);
+                int[] kept = ids.Count <= max && ids is int[] array ? array : [.. ids.Take(max)];
+                result[i] = new TokenizedInput(kept, ids.Count > max) { OriginalTokenCount = ids.Count };
             }
             else
             {
@@ -172,26 +191,24 @@ public sealed class EmbeddingService
                     throw new ApiException(ApiErrorType.TooLarge,
                         $"{where} has {text.Length} characters; the maximum is {Options.MaxInputCharacters} (checked before tokenizing).", field);
                 }
-                var options = new InputOptions { PromptName = promptName, Prompt = request.Prompt, Title = input.Title, Truncate = true };
-                result[i] = Wrap(() => backend.Tokenize(text, options), where, field);
+                var inputOptions = input.Title is null ? options : options with { Title = input.Title };
+                result[i] = Tokenize(backend, text, inputOptions, where, field);
             }
-            // The engine always truncates (and reports the count before truncation); refusing is decided here so
-            // the error can carry the token count.
-            if (!truncate && (result[i].Truncated || result[i].Ids.Length > info.MaxSequenceLength))
+            if (!truncate && result[i].Truncated)
             {
                 throw new ApiException(ApiErrorType.TooLong,
-                    $"{where} has {result[i].OriginalTokenCount} tokens; the maximum is {info.MaxSequenceLength} and truncation is off.", field)
-                { TokenCount = result[i].OriginalTokenCount };
+                    $"{where} has {result[i].FullTokenCount} tokens; the maximum is {max} and truncation is off.", field)
+                { TokenCount = result[i].FullTokenCount };
             }
         }
-        return result;
+        return (result, options);
     }
 
-    private static TokenizedInput Wrap(Func<TokenizedInput> f, string where, string field)
+    private static TokenizedInput Tokenize(IEmbeddingBackend backend, string text, EncodeOptions options, string where, string field)
     {
         try
         {
-            return f();
+            return backend.Tokenize(text, options);
         }
         catch (EmbeddingGemmaException e)
         {

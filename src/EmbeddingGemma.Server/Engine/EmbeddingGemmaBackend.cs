@@ -1,14 +1,16 @@
 using EmbeddingGemma.Embeddings;
-using EmbeddingGemma.Hub;
+using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
-using ModelTokenizedInput = EmbeddingGemma.Embeddings.TokenizedInput;
+using EmbeddingGemma.Model.Fast;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Server.Engine;
 
 /// <summary>
-/// The engine over <see cref="EmbeddingGemmaModel"/>: tokenization with the model's prompts and truncation,
-/// batched forward passes through <see cref="EmbeddingGemmaModel.EmbedTokenized"/> (raw Dense output), and the
-/// model's post-processing (normalise, Matryoshka truncation, re-normalise), so results equal in-process Encode.
+/// The engine over <see cref="EmbeddingGemmaModel"/>'s public API: <see cref="EmbeddingGemmaModel.Tokenize"/> (prompt,
+/// specials, truncation, the count before truncation from the same tokenization), batched forward passes through
+/// <see cref="EmbeddingGemmaModel.EmbedTokenized"/> (raw Dense output) and the model's post-processing (normalise,
+/// Matryoshka truncation, re-normalise), so results equal in-process Encode bit for bit.
 /// </summary>
 public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
 {
@@ -45,9 +47,6 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
         {
             oov.TryAdd(262144, "<image_soft_token>");
         }
-        var tensors = model.Weights.Source.Tensors;
-        string weightType = tensors.Count == 0 ? "unknown"
-            : tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Sum(t => t.ByteLength)).First().Key.ToString();
         Info = new BackendInfo
         {
             ModelName = name ?? DefaultName(model.Source),
@@ -56,8 +55,8 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
             VocabularySize = config.VocabSize,
             MatryoshkaDimensions = [.. TrainedDimensions.Where(d => d <= model.Dimensions).Prepend(model.Dimensions).Distinct()],
             Prompts = prompts,
-            WeightType = $"{weightType} ({model.Weights.Source.Format})",
-            Threads = Environment.ProcessorCount,
+            WeightType = $"{model.WeightType} ({model.Weights.Source.Format})",   // the type the engine holds and runs
+            Threads = model.Encoder is FastSequenceEncoder fast ? fast.Engine.Threads : KernelCatalog.DefaultThreads,
             Source = model.Source,
             OutOfVocabularyTokenNames = oov,
         };
@@ -69,15 +68,12 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
     public BackendInfo Info { get; }
 
     /// <summary>
-    /// Loads a model folder, a .gguf file or a Hugging Face id (downloaded into the hub cache on first use; gated
-    /// repositories need HF_TOKEN).
+    /// Loads a model folder, a .gguf file or a Hugging Face id (resolved by <see cref="ModelLoadOptions.HubResolver"/>,
+    /// by default downloaded into the hub cache on first use; gated repositories need HF_TOKEN) with
+    /// <paramref name="options"/> (e.g. <see cref="ModelLoadOptions.Threads"/>).
     /// </summary>
     public static EmbeddingGemmaBackend Load(string folderOrGgufOrHubId, string? name = null, ModelLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= new ModelLoadOptions();
-        options = options.HubResolver is null
-            ? options with { HubResolver = (id, ct) => ModelLocator.Resolve(id, cancellationToken: ct) }
-            : options;
         var model = EmbeddingGemmaModel.Load(folderOrGgufOrHubId, options, cancellationToken);
         try
         {
@@ -98,41 +94,13 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
         return file.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? Path.GetFileNameWithoutExtension(file) : file;
     }
 
-    public TokenizedInput Tokenize(string text, InputOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var encode = new EncodeOptions { PromptName = options.PromptName, Prompt = options.Prompt, Title = options.Title, Truncate = options.Truncate };
-        var t = Model.Tokenize(text, encode);
-        // The count before truncation, computed as the model does when it refuses an input.
-        int original = t.Truncated ? Model.Tokenizer!.CountTokens(((t.Prompt ?? "") + text).Trim()) : t.Ids.Length;
-        return new TokenizedInput(t.Ids, original, t.Truncated);
-    }
+    public TokenizedInput Tokenize(string text, EncodeOptions options) => Model.Tokenize(text, options);
 
-    public TokenizedInput PrepareTokenIds(IReadOnlyList<int> ids, bool truncate)
+    public float[][] EmbedBatch(IReadOnlyList<TokenizedInput> inputs, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(ids);
-        int max = Info.MaxSequenceLength;
-        if (ids.Count <= max)
-        {
-            return new TokenizedInput([.. ids], ids.Count, false);
-        }
-        if (!truncate)
-        {
-            throw new EmbeddingGemmaException(ErrorKind.InputTooLong, $"The token sequence has {ids.Count} ids, more than the limit of {max}.");
-        }
-        return new TokenizedInput([.. ids.Take(max)], ids.Count, true);
-    }
-
-    public float[][] EmbedBatch(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(sequences);
-        var inputs = new ModelTokenizedInput[sequences.Count];
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            inputs[i] = new ModelTokenizedInput(sequences[i], false);
-        }
+        ArgumentNullException.ThrowIfNull(inputs);
         // Normalize = false, full size: the raw output of the last Dense layer; PostProcess finishes per request.
-        var results = Model.EmbedTokenized(inputs, new EncodeOptions { Normalize = false, BatchSize = Math.Max(1, inputs.Length) }, null, cancellationToken);
+        var results = Model.EmbedTokenized(inputs, new EncodeOptions { Normalize = false, BatchSize = Math.Max(1, inputs.Count) }, null, cancellationToken);
         var vectors = new float[results.Count][];
         for (int i = 0; i < vectors.Length; i++)
         {
@@ -141,17 +109,12 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
         return vectors;
     }
 
-    /// <summary>Exactly the model's post-processing: L2-normalise, then Matryoshka truncation and re-normalisation.</summary>
-    public float[] PostProcess(float[] raw, int? dimensions, bool normalize)
+    /// <summary>Exactly the model's post-processing (its pipeline's normalize and Matryoshka stages).</summary>
+    public float[] PostProcess(float[] raw, EncodeOptions options)
     {
         ArgumentNullException.ThrowIfNull(raw);
-        var z = (float[])raw.Clone();
-        int dims = dimensions ?? z.Length;
-        if (normalize)
-        {
-            Numerics.VectorOps.L2Normalize(z);
-        }
-        return dims == z.Length ? z : Numerics.VectorOps.Truncate(z, dims, normalize);
+        ArgumentNullException.ThrowIfNull(options);
+        return Model.Pipeline.Finish(raw, options);
     }
 
     public void Dispose()

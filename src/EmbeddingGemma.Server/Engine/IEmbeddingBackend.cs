@@ -1,10 +1,14 @@
+using EmbeddingGemma.Embeddings;
+
 namespace EmbeddingGemma.Server.Engine;
 
 /// <summary>
-/// The engine under the service: tokenizes with per-input options, embeds batches of token-id sequences and
-/// post-processes one raw vector per request options. The core (queue, batching, limits) only talks to this.
-/// Implementations must be safe for concurrent <see cref="Tokenize"/> calls; <see cref="EmbedBatch"/> is called by
-/// one scheduler worker at a time.
+/// The engine under the service, in the library's own types: <see cref="EncodeOptions"/> (the one options type) and
+/// <see cref="TokenizedInput"/> (the one tokenized-input type, with <see cref="TokenizedInput.OriginalTokenCount"/>).
+/// Per request the core tokenizes each text once (<see cref="Tokenize"/>), queues the inputs, the scheduler embeds
+/// batches of them across requests (<see cref="EmbedBatch"/>), and the core post-processes each raw vector with the
+/// request's options (<see cref="PostProcess"/>). Implementations must be safe for concurrent <see cref="Tokenize"/>
+/// and <see cref="PostProcess"/> calls; <see cref="EmbedBatch"/> is called by one scheduler worker at a time.
 /// </summary>
 public interface IEmbeddingBackend : IDisposable
 {
@@ -12,40 +16,26 @@ public interface IEmbeddingBackend : IDisposable
     BackendInfo Info { get; }
 
     /// <summary>
-    /// Prompt + special tokens + truncation (or refusal with the token count when <see cref="InputOptions.Truncate"/>
-    /// is false). Throws <see cref="EmbeddingGemmaException"/> (InvalidArgument for unknown prompt names,
-    /// InputTooLong for refused inputs).
+    /// One text with the prompt of <paramref name="options"/> (<see cref="EncodeOptions.Prompt"/>,
+    /// <see cref="EncodeOptions.PromptName"/>, <see cref="EncodeOptions.Title"/>), special tokens and truncation to
+    /// <see cref="BackendInfo.MaxSequenceLength"/>; <see cref="TokenizedInput.OriginalTokenCount"/> is the count before
+    /// truncation. The core always passes Truncate = true and refuses over-long inputs itself (with that count).
+    /// Throws <see cref="EmbeddingGemmaException"/> (InvalidArgument for an unknown prompt name).
     /// </summary>
-    TokenizedInput Tokenize(string text, InputOptions options);
+    TokenizedInput Tokenize(string text, EncodeOptions options);
 
     /// <summary>
-    /// Token ids given by the caller, used as given (no prompt, no specials) except for truncation to the maximum
-    /// sequence length when <paramref name="truncate"/> is true. Ids are already range-checked by the core.
+    /// Raw vectors (the last Dense layer's output: neither normalised nor Matryoshka-truncated), one per input, in
+    /// order. Inputs come from <see cref="Tokenize"/> or are caller token ids the core already validated.
     /// </summary>
-    TokenizedInput PrepareTokenIds(IReadOnlyList<int> ids, bool truncate);
+    float[][] EmbedBatch(IReadOnlyList<TokenizedInput> inputs, CancellationToken cancellationToken);
 
-    /// <summary>Raw (not yet Matryoshka-truncated nor normalised) vectors, one per sequence, in order.</summary>
-    float[][] EmbedBatch(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken);
-
-    /// <summary>Matryoshka truncation to <paramref name="dimensions"/> (null = full) then optional L2 normalisation.</summary>
-    float[] PostProcess(float[] raw, int? dimensions, bool normalize);
+    /// <summary>
+    /// The model's post-processing of one raw vector per <paramref name="options"/> (<see cref="EncodeOptions.Normalize"/>,
+    /// <see cref="EncodeOptions.Dimensions"/>), as in-process Encode does it. May reuse <paramref name="raw"/>.
+    /// </summary>
+    float[] PostProcess(float[] raw, EncodeOptions options);
 }
-
-/// <summary>Per-input tokenization options (a subset of the model's EncodeOptions).</summary>
-public sealed record InputOptions
-{
-    /// <summary>A prompt name (sentence-transformers key such as "query", or a task name such as "retrieval_query").</summary>
-    public string? PromptName { get; init; }
-    /// <summary>A literal prompt prepended to the text (wins over <see cref="PromptName"/>).</summary>
-    public string? Prompt { get; init; }
-    /// <summary>Document title for document prompts ("none" when null).</summary>
-    public string? Title { get; init; }
-    /// <summary>Truncate over-long inputs (true) or refuse them (false).</summary>
-    public bool Truncate { get; init; } = true;
-}
-
-/// <summary>One tokenized input: the ids to embed, the token count before truncation and whether it was truncated.</summary>
-public sealed record TokenizedInput(int[] Ids, int OriginalTokenCount, bool Truncated);
 
 /// <summary>Static facts about the loaded model.</summary>
 public sealed record BackendInfo
@@ -57,7 +47,9 @@ public sealed record BackendInfo
     public required IReadOnlyList<int> MatryoshkaDimensions { get; init; }
     /// <summary>Prompt name -> prompt text.</summary>
     public required IReadOnlyDictionary<string, string> Prompts { get; init; }
-    public string WeightType { get; init; } = "f32";
+    /// <summary>The type of the weights that run (e.g. F32, BF16, Q8_0), with the file format.</summary>
+    public string WeightType { get; init; } = "F32";
+    /// <summary>Compute threads of the forward pass (resolved: never 0).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Where the weights came from (folder, GGUF file or hub id).</summary>
     public string? Source { get; init; }

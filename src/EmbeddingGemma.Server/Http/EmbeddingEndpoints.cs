@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace EmbeddingGemma.Server.Http;
 
@@ -25,11 +26,18 @@ internal static class EmbeddingEndpoints
         app.MapPost("/embeddings", ctx => Run(ctx, "v1_embeddings", ErrorShape.OpenAI, EmbedOpenAIAsync));
         app.MapPost("/tokenize", ctx => Run(ctx, "tokenize", ErrorShape.Native, TokenizeAsync));
         app.MapPost("/search", ctx => Run(ctx, "search", ErrorShape.Native, SearchAsync));
-        app.MapGet("/health", ctx => Run(ctx, "health", ErrorShape.Native, HealthAsync));
-        app.MapGet("/info", ctx => Run(ctx, "info", ErrorShape.Native, InfoAsync));
-        app.MapGet("/v1/models", ctx => Run(ctx, "v1_models", ErrorShape.OpenAI, ModelsAsync));
+        // GET endpoints answer HEAD too (same status and headers, no body: Kestrel discards the body of a HEAD response).
+        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/health", getOrHead, ctx => Run(ctx, "health", ErrorShape.Native, HealthAsync));
+        app.MapMethods("/info", getOrHead, ctx => Run(ctx, "info", ErrorShape.Native, InfoAsync));
+        app.MapMethods("/v1/models", getOrHead, ctx => Run(ctx, "v1_models", ErrorShape.OpenAI, ModelsAsync));
     }
 
+    /// <summary>
+    /// Runs a handler and renders every failure as the endpoint's JSON error: expected ones (<see cref="ApiException"/>,
+    /// library errors, Kestrel's bad-request/timeout errors) without a log line, unexpected ones as 500 with one error
+    /// log. <c>embeddinggemma_requests_total</c> records the status code actually sent.
+    /// </summary>
     private static async Task Run(HttpContext context, string endpoint, ErrorShape shape, Func<HttpContext, Task> handler)
     {
         var metrics = context.RequestServices.GetRequiredService<ServerMetrics>();
@@ -46,9 +54,45 @@ internal static class EmbeddingEndpoints
         {
             await ErrorWriter.WriteAsync(context, ApiException.From(e), shape).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
         {
             context.Response.StatusCode = 499; // client closed the request (nobody reads this)
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel: the body arrived too slowly (408), was cut off or malformed (400), ...
+            var type = e.StatusCode switch
+            {
+                StatusCodes.Status408RequestTimeout => ApiErrorType.Timeout,
+                StatusCodes.Status413PayloadTooLarge => ApiErrorType.TooLarge,
+                _ => ApiErrorType.Validation,
+            };
+            await ErrorWriter.WriteAsync(context, new ApiException(type, e.Message, "body", e), shape).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // whatever failed, the client is gone
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            // the client went away mid-request (connection reset while reading or writing)
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = 499;
+            }
+        }
+#pragma warning disable CA1031 // a handler bug must still give the client a JSON 500 and the metrics its real status
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EmbeddingEndpoints).FullName!)
+                .LogError(e, "Unhandled error in {Method} {Path}", context.Request.Method, context.Request.Path.Value);
+            if (context.Response.HasStarted)
+            {
+                context.Abort(); // the status line is already sent: the client sees a cut-off response
+            }
+            else
+            {
+                await ErrorWriter.WriteAsync(context, new ApiException(ApiErrorType.Internal, "Internal server error.", null, e), shape).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -276,7 +320,7 @@ internal static class EmbeddingEndpoints
             w.WriteStartArray("token_counts");
             foreach (var t in result.Inputs)
             {
-                w.WriteNumberValue(t.OriginalTokenCount);
+                w.WriteNumberValue(t.FullTokenCount);
             }
             w.WriteEndArray();
             w.WriteStartArray("truncated");

@@ -27,6 +27,8 @@ internal static class ErrorWriter
         ApiErrorType.Overloaded => "overloaded",
         ApiErrorType.Unavailable => "unhealthy",
         ApiErrorType.NotFound => "not_found",
+        ApiErrorType.UnsupportedMediaType => "unsupported_media_type",
+        ApiErrorType.Timeout => "timeout",
         _ => "backend",
     };
 
@@ -72,7 +74,15 @@ internal static class ErrorWriter
             }
             w.WriteEndObject();
         }
-        await response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).ConfigureAwait(false);
+        response.ContentLength = buffer.Length;
+        try
+        {
+            await response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // the client is gone (or Kestrel already closed the connection, e.g. after a body timeout): the status stands
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using EmbeddingGemma.Server.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 
 namespace EmbeddingGemma.Server.Http;
 
@@ -14,8 +16,15 @@ internal static class JsonRequest
     /// </summary>
     public const long DrainAllowance = 1 << 20;
 
+    /// <summary>
+    /// Reads the body as a JSON object. The rule for every JSON endpoint: the body is UTF-8 JSON, declared
+    /// <c>Content-Type: application/json</c> (optionally <c>; charset=utf-8</c>), else 415; it is at most
+    /// <paramref name="maxBytes"/> bytes, else 413; it parses, else 400; every string and property name in it is valid
+    /// Unicode (no invalid UTF-8 bytes, no unpaired surrogate escape such as <c>\ud800</c>), else 400 naming the field.
+    /// </summary>
     public static async Task<JsonDocument> ReadAsync(HttpContext context, long maxBytes)
     {
+        RequireJsonContentType(context.Request);
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
@@ -29,21 +38,13 @@ internal static class JsonRequest
             }
             throw TooLarge(declared, maxBytes);
         }
+        byte[] body;
         try
         {
             using var limited = new LimitedStream(context.Request.Body, maxBytes);
-            var doc = await JsonDocument.ParseAsync(limited, default, context.RequestAborted).ConfigureAwait(false);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                var kind = doc.RootElement.ValueKind;
-                doc.Dispose();
-                throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {Describe(kind)}.", "body");
-            }
-            return doc;
-        }
-        catch (JsonException e)
-        {
-            throw new ApiException(ApiErrorType.Validation, $"Malformed JSON in the request body: {e.Message}", "body", e);
+            using var buffer = new MemoryStream(context.Request.ContentLength is long n and > 0 ? (int)Math.Min(n, 64 << 20) : 4096);
+            await limited.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+            body = buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -54,6 +55,126 @@ internal static class JsonRequest
             await DrainAsync(context).ConfigureAwait(false);
             throw TooLarge(null, maxBytes);
         }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Malformed JSON in the request body: {e.Message}", "body", e);
+        }
+        try
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {Describe(doc.RootElement.ValueKind)}.", "body");
+            }
+            if (MayHoldInvalidText(body))
+            {
+                CheckText(doc.RootElement, null);
+            }
+            return doc;
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>415 unless the request declares <c>application/json</c> with no charset or charset utf-8.</summary>
+    public static void RequireJsonContentType(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var header = request.ContentType;
+        const string Expect = "send the body as JSON with \"Content-Type: application/json\" (curl: -H 'Content-Type: application/json')";
+        if (string.IsNullOrWhiteSpace(header))
+        {
+            throw new ApiException(ApiErrorType.UnsupportedMediaType, $"Missing Content-Type: {Expect}.", "Content-Type");
+        }
+        if (!MediaTypeHeaderValue.TryParse(header, out var media) || !media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(ApiErrorType.UnsupportedMediaType, $"Unsupported Content-Type '{header}': {Expect}.", "Content-Type");
+        }
+        var charset = HeaderUtilities.RemoveQuotes(media.Charset);
+        if (charset.HasValue && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(ApiErrorType.UnsupportedMediaType,
+                $"Unsupported charset '{charset}' in Content-Type '{header}': the body must be UTF-8 (\"application/json\" or \"application/json; charset=utf-8\").", "Content-Type");
+        }
+    }
+
+    /// <summary>
+    /// False when no string of the body can fail to decode: the bytes are valid UTF-8 and hold no surrogate escape
+    /// (<c>\uD800</c>..<c>\uDFFF</c>); a paired escape (an emoji written as <c>\ud83d\ude00</c>) only costs a check.
+    /// </summary>
+    private static bool MayHoldInvalidText(ReadOnlySpan<byte> body)
+    {
+        if (!Utf8.IsValid(body))
+        {
+            return true;
+        }
+        int at;
+        while ((at = body.IndexOf("\\u"u8)) >= 0)
+        {
+            body = body[(at + 2)..];
+            if (body.Length >= 2 && (body[0] | 0x20) == 'd' && (body[1] is (byte)'8' or (byte)'9' || (body[1] | 0x20) is >= 'a' and <= 'f'))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Decodes every string and property name; the first that is not valid Unicode is a 400 naming it.</summary>
+    private static void CheckText(JsonElement element, string? path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw InvalidText(path, propertyName: true);
+                    }
+                    CheckText(property.Value, path is null ? name : $"{path}.{name}");
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckText(item, $"{path ?? "body"}[{i++}]");
+                }
+                break;
+            case JsonValueKind.String:
+                try
+                {
+                    _ = element.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw InvalidText(path, propertyName: false);
+                }
+                break;
+        }
+    }
+
+    private static ApiException InvalidText(string? path, bool propertyName)
+    {
+        const string Why = "is not valid Unicode text (invalid UTF-8 bytes, or an unpaired surrogate escape such as \\ud800); the body must be UTF-8 JSON";
+        string field = path is null ? "body" : path.Split('.', '[')[0];
+        string message = propertyName
+            ? (path is null ? $"A property name of the request body {Why}." : $"A property name inside `{path}` {Why}.")
+            : $"`{path}` {Why}.";
+        return new ApiException(ApiErrorType.Validation, message, field);
     }
 
     private static async Task DrainAsync(HttpContext context)
