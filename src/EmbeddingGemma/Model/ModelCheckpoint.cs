@@ -1,3 +1,4 @@
+using EmbeddingGemma.Embeddings;
 using System.Text.Json.Nodes;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Numerics;

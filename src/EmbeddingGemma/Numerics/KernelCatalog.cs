@@ -17,6 +17,15 @@ public enum KernelVariant
     Vector512,
 }
 
+/// <summary>The int8 GEMMs of the kernel catalog (see <see cref="Kernels.KernelSet.Int8Gemm"/>).</summary>
+public enum Int8GemmKernel
+{
+    /// <summary>Row-by-row int8 block dot products over weights unpacked per panel (portable).</summary>
+    RowDot,
+    /// <summary>AVX2 x8-interleaved int8 GEMM over weights packed once at load.</summary>
+    Interleaved,
+}
+
 /// <summary>
 /// Lists the kernel variants this CPU can run, picks the fastest, and lets the environment variable
 /// <see cref="EnvironmentVariable"/> (<c>scalar|v128|v256|v512</c>) force one. <see cref="ThreadsVariable"/> sets the

@@ -437,8 +437,7 @@ public sealed class WeightMatrix
     }
 
     // The x8-interleaved int8 GEMM (Q8Interleaved) where AVX2 is there and a vector kernel set is chosen.
-    private static bool UseInterleaved(KernelSet kernels) =>
-        kernels.Variant is KernelVariant.Vector256 or KernelVariant.Vector512 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+    private static bool UseInterleaved(KernelSet kernels) => kernels.Int8Gemm == Int8GemmKernel.Interleaved;
 
     private void ConvertPanel(int row0, int rows, Span<float> panel, KernelSet kernels)
     {

@@ -13,6 +13,21 @@ public class KernelVariantTests
     private const int MaxLength = 256;
 
     [Fact]
+    public void The_int8_gemm_is_a_listed_property_of_each_variant()
+    {
+        // The scalar reference (and 128-bit set) run the row-dot int8 GEMM; the 256/512-bit sets on AVX2+FMA the
+        // interleaved one over weights packed at load. Described by name, so `embed --verbose` can say which ran.
+        Assert.Equal(Int8GemmKernel.RowDot, KernelCatalog.Get(KernelVariant.Scalar).Int8Gemm);
+        Assert.Equal("Scalar (int8: RowDot)", KernelCatalog.Get(KernelVariant.Scalar).Description);
+        var avx2 = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        foreach (var v in KernelCatalog.Available)
+        {
+            var expected = avx2 && v is KernelVariant.Vector256 or KernelVariant.Vector512 ? Int8GemmKernel.Interleaved : Int8GemmKernel.RowDot;
+            Assert.Equal(expected, KernelCatalog.Get(v).Int8Gemm);
+        }
+    }
+
+    [Fact]
     public void Catalog_lists_scalar_and_honours_forcing()
     {
         Assert.Contains(KernelVariant.Scalar, KernelCatalog.Available);

@@ -11,6 +11,17 @@ public abstract class KernelSet
     /// <summary>The technique this set uses.</summary>
     public abstract KernelVariant Variant { get; }
 
+    /// <summary>
+    /// The int8 GEMM this set runs for Q4_0/Q8_0 weights: <see cref="Int8GemmKernel.RowDot"/> (row-by-row block dot
+    /// products, <see cref="GemmQ8Tile"/>; the scalar reference and the 128-bit set) or
+    /// <see cref="Int8GemmKernel.Interleaved"/> (weights packed in 8-row groups, <c>Q8Interleaved</c>; the 256/512-bit
+    /// sets on AVX2+FMA). Both give exact int8 block sums; the float steps are tested against each other.
+    /// </summary>
+    public virtual Int8GemmKernel Int8Gemm => Int8GemmKernel.RowDot;
+
+    /// <summary>The set's name with its int8 GEMM, e.g. <c>Vector256 (int8: Interleaved)</c>.</summary>
+    public string Description => $"{Variant} (int8: {Int8Gemm})";
+
     /// <summary>Σ x[i]·y[i].</summary>
     public abstract float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y);
 

@@ -21,6 +21,10 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
 
     public override KernelVariant Variant => _variant;
 
+    /// <inheritdoc />
+    public override Int8GemmKernel Int8Gemm => _variant is KernelVariant.Vector256 or KernelVariant.Vector512
+        && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported ? Int8GemmKernel.Interleaved : Int8GemmKernel.RowDot;
+
     private static int W => TOps.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

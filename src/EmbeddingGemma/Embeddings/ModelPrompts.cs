@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EmbeddingGemma.Model;
+namespace EmbeddingGemma.Embeddings;
 
 /// <summary>
 /// The prompts of EmbeddingGemma: the 14 of <c>config_sentence_transformers.json</c> (spec §4, HF-CONV) and the
