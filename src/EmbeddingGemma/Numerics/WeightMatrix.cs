@@ -308,7 +308,8 @@ public sealed class WeightMatrix
                     ad = ArrayPool<float>.Shared.Rent(m * nbk);
                     asum = ArrayPool<int>.Shared.Rent(m * nbk);
                     var useFused = paths.Contains(Path.Interleaved);
-                    WorkSplitter.For(m, threads, (start, end) =>
+                    // a short batch (a query) is quantized on the calling thread: a parallel region would cost more
+                    WorkSplitter.For(m, (long)m * k <= 1 << 16 ? 1 : threads, (start, end) =>
                     {
                         var aa = new ReadOnlySpan<float>((float*)a, m * k);
                         for (var i = start; i < end; i++)

@@ -217,15 +217,19 @@ public sealed class FastEncoder
             ct.ThrowIfCancellationRequested();
             var lw = _w.Layers[l];
             var (cos, sin) = _rope[s.LayerRopeTheta[l]];
-            t0 = Start();
-            RmsNormRows(ws.Hidden, lw.AttnNormGain, ws.X, t, h);
-            Profile?.Add(EnginePhase.Norms, t0);
+            if (l == 0)
+            {
+                // later layers get this norm fused with the previous layer's post-FFN norm + residual (one region)
+                t0 = Start();
+                RmsNormRows(ws.Hidden, lw.AttnNormGain, ws.X, t, h);
+                Profile?.Add(EnginePhase.Norms, t0);
+            }
             t0 = Start();
             WeightMatrix.MatMulShared(ws.X, t, [lw.Wq, lw.Wk, lw.Wv], [ws.Q, ws.K, ws.V], _threads, k);
             Profile?.Add(EnginePhase.QkvProjection, t0);
             t0 = Start();
             // q/k RMSNorm per head, then RoPE at the position inside the sequence.
-            Rows(t, (r0, r1) =>
+            Rows(t, 4 * (s.Heads + s.KvHeads) * hd, (r0, r1) =>
             {
                 var half = hd / 2;
                 for (var r = r0; r < r1; r++)
@@ -276,24 +280,23 @@ public sealed class FastEncoder
             lw.Wo.MatMul(ws.Attn, t, ws.X, _threads, k);
             Profile?.Add(EnginePhase.OutputProjection, t0);
             t0 = Start();
-            RmsNormAddRows(ws.X, lw.PostAttnNormGain, ws.Hidden, t, h);
-            RmsNormRows(ws.Hidden, lw.PreFfnNormGain, ws.X, t, h);
+            RmsNormAddThenNormRows(ws.X, lw.PostAttnNormGain, ws.Hidden, lw.PreFfnNormGain, t, h);
             Profile?.Add(EnginePhase.Norms, t0);
             t0 = Start();
             WeightMatrix.MatMulShared(ws.X, t, [lw.WGate, lw.WUp], [ws.Gate, ws.Up], _threads, k);
             Profile?.Add(EnginePhase.GateUpProjection, t0);
             t0 = Start();
-            Rows(t, (r0, r1) => k.GeluTanhMul(ws.Gate.AsSpan(r0 * f, (r1 - r0) * f), ws.Up.AsSpan(r0 * f, (r1 - r0) * f), ws.Gate.AsSpan(r0 * f, (r1 - r0) * f)));
+            Rows(t, 8 * f, (r0, r1) => k.GeluTanhMul(ws.Gate.AsSpan(r0 * f, (r1 - r0) * f), ws.Up.AsSpan(r0 * f, (r1 - r0) * f), ws.Gate.AsSpan(r0 * f, (r1 - r0) * f)));
             Profile?.Add(EnginePhase.GeGlu, t0);
             t0 = Start();
             lw.WDown.MatMul(ws.Gate, t, ws.X, _threads, k);
             Profile?.Add(EnginePhase.DownProjection, t0);
             t0 = Start();
-            RmsNormAddRows(ws.X, lw.PostFfnNormGain, ws.Hidden, t, h);
+            // post-FFN norm + residual, fused with the next layer's input norm (or the final norm after the last layer)
+            RmsNormAddThenNormRows(ws.X, lw.PostFfnNormGain, ws.Hidden, l + 1 < _w.Layers.Count ? _w.Layers[l + 1].AttnNormGain : _w.FinalNormGain, t, h);
             Profile?.Add(EnginePhase.Norms, t0);
         }
         t0 = Start();
-        RmsNormRows(ws.Hidden, _w.FinalNormGain, ws.X, t, h);
         // Mean over each sequence's positions, summed in position order.
         WorkSplitter.For(ws.Count, _threads, (c0, c1) =>
         {
@@ -314,7 +317,35 @@ public sealed class FastEncoder
 
     private long Start() => Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
 
-    private void Rows(int count, Action<int, int> body) => WorkSplitter.For((count + 15) / 16, _threads, (b0, b1) => body(b0 * 16, Math.Min(count, b1 * 16)));
+    /// <summary>
+    /// Below this much work (rows × cost per row, roughly float operations) a row-wise region runs on the calling thread:
+    /// waking and joining the other threads costs more than it saves (a 32-token query's norms). Row-wise ops give
+    /// the same bits on any thread, so this changes no result.
+    /// </summary>
+    internal const int InlineWork = 1 << 16;
+
+    private void Rows(int count, Action<int, int> body) => Rows(count, _s.HiddenSize, body);
+
+    private void Rows(int count, int costPerRow, Action<int, int> body)
+    {
+        if ((long)count * costPerRow <= InlineWork)
+        {
+            body(0, count);
+            return;
+        }
+        WorkSplitter.For((count + 15) / 16, _threads, (b0, b1) => body(b0 * 16, Math.Min(count, b1 * 16)));
+    }
+
+    // residual += norm1(src); dst = norm2(residual): two row-wise steps in one region (same operations as apart).
+    private void RmsNormAddThenNormRows(float[] src, float[] gain1, float[] residual, float[] gain2, int rows, int h) => Rows(rows, 2 * h, (r0, r1) =>
+    {
+        for (var r = r0; r < r1; r++)
+        {
+            var res = residual.AsSpan(r * h, h);
+            _k.RmsNormAddTo(src.AsSpan(r * h, h), gain1, _s.Eps, res);
+            _k.RmsNorm(res, gain2, _s.Eps, src.AsSpan(r * h, h));
+        }
+    });
 
     private void RmsNormRows(float[] src, float[] gain, float[] dst, int rows, int h) => Rows(rows, (r0, r1) =>
     {
