@@ -254,4 +254,98 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal(0, new FileInfo(empty).Length);
         Assert.False(File.Exists(empty + "-wal"));
     }
+
+    // ------------------------------------------------------------------ the same findings through the built CLI
+
+    private static (int Code, string Stdout, string Stderr) Cli(params string[] args) => ModelEndToEndTests.RunCli(args);
+
+    private string WriteDocs()
+    {
+        var input = Path.Combine(_dir, "docs.jsonl");
+        File.WriteAllLines(input, Docs.Select(d => System.Text.Json.JsonSerializer.Serialize(new { id = d.Id, text = d.Text, metadata = d.Metadata })));
+        return input;
+    }
+
+    [Fact]
+    public void Cli_opening_an_untrusted_index_runs_what_it_names()
+    {
+        var a = ModelFolder("a", 1);
+        var db = Path.Combine(_dir, "cli-trust.db");
+        var (code, _, err) = Cli("index", "--db", db, "--model", a, "--input", WriteDocs());
+        Assert.True(code == 0, err);
+        // No --model: refused, naming the stored spec and how to use it; nothing is loaded.
+        (code, _, err) = Cli("search", "--db", db, "--query", "fox");
+        Assert.Equal(2, code);
+        Assert.Contains(a, err, StringComparison.Ordinal);
+        Assert.Contains($"--model {a}", err, StringComparison.Ordinal);
+        Assert.Contains("--trust-index-model", err, StringComparison.Ordinal);
+        (code, var stdout, err) = Cli("search", "--db", db, "--query", "fox", "--trust-index-model", "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal(3, System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("results").GetArrayLength());
+        (code, _, err) = Cli("search", "--db", db, "--query", "fox", "--model", a);
+        Assert.True(code == 0, err);
+    }
+
+    [Fact]
+    public void Cli_index_knows_its_model_by_folder_name_only()
+    {
+        var a = ModelFolder("a", 1);
+        var b = ModelFolder("b", 2);
+        var db = Path.Combine(_dir, "cli-fp.db");
+        var input = WriteDocs();
+        var (code, _, err) = Cli("index", "--db", db, "--model", a, "--input", input);
+        Assert.True(code == 0, err);
+        string fa, fb;
+        using (var ma = EmbeddingGemmaModel.Load(a))
+        using (var mb = EmbeddingGemmaModel.Load(b))
+        {
+            fa = ma.Fingerprint;
+            fb = mb.Fingerprint;
+        }
+        foreach (var args in new[] { new[] { "index", "--db", db, "--model", b, "--input", input }, ["search", "--db", db, "--model", b, "--query", "fox"] })
+        {
+            (code, _, err) = Cli(args);
+            Assert.Equal(2, code);
+            Assert.StartsWith("error: Model mismatch", err, StringComparison.Ordinal);
+            Assert.Contains(fa, err, StringComparison.Ordinal);
+            Assert.Contains(fb, err, StringComparison.Ordinal);
+            Assert.Contains(a, err, StringComparison.Ordinal);
+            Assert.Contains(b, err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Cli_search_creates_an_index_file_at_a_mistyped_path()
+    {
+        var missing = Path.Combine(_dir, "mistyped.db");
+        var (code, _, err) = Cli("search", "--db", missing, "--model", "hash", "--query", "fox");
+        Assert.Equal(3, code);
+        Assert.Contains(missing, err, StringComparison.Ordinal);
+        Assert.False(File.Exists(missing));
+        var empty = Path.Combine(_dir, "zero.db");
+        File.WriteAllBytes(empty, []);
+        (code, _, err) = Cli("search", "--db", empty, "--model", "hash", "--query", "fox");
+        Assert.Equal(3, code);
+        Assert.Contains(empty, err, StringComparison.Ordinal);
+        Assert.Equal(0, new FileInfo(empty).Length);
+    }
+
+    [Fact]
+    public void Cli_search_filters_reach_SQLite_unguarded()
+    {
+        var db = Path.Combine(_dir, "cli-filter.db");
+        var (code, _, err) = Cli("index", "--db", db, "--model", "hash:64", "--input", WriteDocs());
+        Assert.True(code == 0, err);
+        SetRawMeta(db, "UPDATE documents SET metadata = 'not json' WHERE id = 'c'");
+        (code, var stdout, err) = Cli("search", "--db", db, "--query", "fox", "--filter", "path\\=x", "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal("a", System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("results")[0].GetProperty("id").GetString());
+        (code, _, err) = Cli("search", "--db", db, "--query", "Fuchs", "--json");
+        Assert.True(code == 0, err);
+        Assert.Contains("warning:", err, StringComparison.Ordinal);
+        var many = Enumerable.Range(0, 65).SelectMany(i => new[] { "--filter", $"k{i}=v" });
+        (code, _, err) = Cli(["search", "--db", db, "--query", "fox", .. many]);
+        Assert.Equal(2, code);
+        Assert.Contains("limit is 64", err, StringComparison.Ordinal);
+    }
 }
