@@ -87,7 +87,7 @@ public sealed class HardeningTests
         var o = new EmbeddingServerOptions { MaxRequestBodyBytes = 4 << 20, MaxInFlightBytes = 1 << 20 };
         var e = Assert.Throws<EmbeddingGemmaException>(o.Validate);
         Assert.Contains("MaxInFlightBytes", e.Message, StringComparison.Ordinal);
-        Assert.Equal(64L << 20, new EmbeddingServerOptions().MaxInFlightBytes);
+        Assert.Equal(32L << 20, new EmbeddingServerOptions().MaxInFlightBytes);
     }
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)

@@ -51,8 +51,12 @@ public sealed class EmbeddingServerOptions
     /// <summary>Most bytes in a request body (413 beyond).</summary>
     public long MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
 
-    /// <summary>Default of <see cref="MaxInFlightBytes"/>: 64 MiB.</summary>
-    public const long DefaultMaxInFlightBytes = 64L * 1024 * 1024;
+    /// <summary>
+    /// Default of <see cref="MaxInFlightBytes"/>: 32 MiB, eight maximum-size (4 MiB) bodies. The finding behind it measured
+    /// about 46 MB of peak memory per 3.9 MB body in flight (body, JSON document, UTF-16 strings, tokenizer work), so
+    /// 32 MiB keeps request memory near 370 MB, under a 512 MB total with the process's baseline.
+    /// </summary>
+    public const long DefaultMaxInFlightBytes = 32L * 1024 * 1024;
 
     /// <summary>
     /// Most request-body bytes in flight at once, over all requests (admitted from Content-Length before the body is
