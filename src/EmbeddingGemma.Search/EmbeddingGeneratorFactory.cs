@@ -7,6 +7,9 @@ namespace EmbeddingGemma.Search;
 /// <summary>An embedding generator made from a model specification, with the chunking that suits it.</summary>
 public sealed record ResolvedGenerator(IEmbeddingGenerator<string, Embedding<float>> Generator, string ModelSpec, Func<int, int, ChunkingOptions> Chunking) : IDisposable
 {
+    /// <summary>The model's fingerprint (see <see cref="EmbeddingGeneratorFactory.FingerprintOf"/>).</summary>
+    public string? Fingerprint => EmbeddingGeneratorFactory.FingerprintOf(Generator);
+
     public void Dispose() => Generator.Dispose();
 }
 
@@ -30,6 +33,20 @@ public static class EmbeddingGeneratorFactory
             return new ResolvedGenerator(new HashingEmbeddingGenerator(dim), spec, (max, overlap) => new ChunkingOptions { MaxTokens = max, OverlapTokens = overlap });
         }
         return CreateModel(spec, loadOptions);
+    }
+
+    /// <summary>
+    /// The fingerprint of a generator's model: <c>EmbeddingGemmaModel.Fingerprint</c> for an EmbeddingGemma generator,
+    /// <see cref="HashingEmbeddingGenerator.Fingerprint"/> (fixed per dimension) for the hashing embedder, else null.
+    /// </summary>
+    public static string? FingerprintOf(IEmbeddingGenerator<string, Embedding<float>> generator)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        return generator switch
+        {
+            HashingEmbeddingGenerator h => h.Fingerprint,
+            _ => generator.GetService<EmbeddingGemma.Embeddings.EmbeddingGemmaModel>()?.Fingerprint,
+        };
     }
 
     private static ResolvedGenerator CreateModel(string spec, EmbeddingGemma.Embeddings.ModelLoadOptions? loadOptions)

@@ -26,6 +26,12 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
     public int Dimension { get; }
 
+    /// <summary>
+    /// The fixed model fingerprint of this embedder (no weights): <c>hashing-bow-v1:DIM</c>. An index records it like
+    /// a model's <c>EmbeddingGemmaModel.Fingerprint</c>.
+    /// </summary>
+    public string Fingerprint => $"hashing-bow-v1:{Dimension}";
+
     /// <summary>Number of Generate calls (tests use it to prove the embedding cache works).</summary>
     public int Calls { get; private set; }
 

@@ -12,8 +12,14 @@ public sealed record SemanticSearchEngineOptions
 {
     /// <summary>Identity of the model in the index and the content hash. Default: the generator's metadata (DefaultModelId, else ProviderName).</summary>
     public string? ModelId { get; init; }
-    /// <summary>How to re-create the generator later (the CLI stores its --model here so search needs no --model).</summary>
+    /// <summary>Where the model came from (the CLI's --model); stored by the first write and named in mismatch errors.</summary>
     public string? ModelSpec { get; init; }
+    /// <summary>
+    /// The model's fingerprint, stored in the index and checked on every write and search. Default: the generator's
+    /// (<see cref="EmbeddingGeneratorFactory.FingerprintOf"/>: <c>EmbeddingGemmaModel.Fingerprint</c>, the hashing
+    /// embedder's fixed one); null for other generators, which are then checked by <see cref="ModelId"/> only.
+    /// </summary>
+    public string? ModelFingerprint { get; init; }
     /// <summary>Prompt name for documents (EmbeddingGemma: <c>title: {title | "none"} | text: </c>).</summary>
     public string DocumentPromptName { get; init; } = "document";
     /// <summary>Prompt name for queries (EmbeddingGemma: <c>task: search result | query: </c>).</summary>
@@ -23,6 +29,8 @@ public sealed record SemanticSearchEngineOptions
     public ChunkingOptions Chunking { get; init; } = new();
     /// <summary>Documents per transaction (and per embedding round).</summary>
     public int BatchSize { get; init; } = 32;
+    /// <summary>Receives warnings that do not stop a search (e.g. an index without a model fingerprint). Null: ignored.</summary>
+    public Action<string>? Warning { get; init; }
 }
 
 /// <summary>Progress of <see cref="SemanticSearchEngine.IndexAsync"/>.</summary>
@@ -40,6 +48,7 @@ public sealed record IndexingResult(int Stored, int Unchanged, int ChunksEmbedde
 public sealed class SemanticSearchEngine
 {
     private readonly IEmbeddingGenerator<string, Embedding<float>> _generator;
+    private bool _warnedNoFingerprint;
 
     public SemanticSearchEngine(SemanticIndex index, IEmbeddingGenerator<string, Embedding<float>> generator, SemanticSearchEngineOptions? options = null)
     {
@@ -53,11 +62,29 @@ public sealed class SemanticSearchEngine
         }
         var meta = generator.GetService<EmbeddingGeneratorMetadata>();
         ModelId = Options.ModelId ?? meta?.DefaultModelId ?? meta?.ProviderName ?? generator.GetType().FullName!;
+        ModelFingerprint = Options.ModelFingerprint ?? EmbeddingGeneratorFactory.FingerprintOf(generator);
+        // The fingerprint is the identity: the same weights under another folder or file name are the same model, and
+        // keep the index's name so that content hashes and cached embeddings stay valid.
+        if (ModelFingerprint is not null && index.ModelFingerprint is not null && index.ModelId is not null
+            && string.Equals(index.ModelFingerprint, ModelFingerprint, StringComparison.OrdinalIgnoreCase))
+        {
+            ModelId = index.ModelId;
+        }
     }
 
     public SemanticIndex Index { get; }
     public SemanticSearchEngineOptions Options { get; }
     public string ModelId { get; }
+
+    /// <summary>The fingerprint of the engine's model (null for a generator without one).</summary>
+    public string? ModelFingerprint { get; }
+
+    /// <summary>
+    /// Throws <see cref="ErrorKind.InvalidArgument"/> when the index was built with another model (fingerprints differ,
+    /// or, without fingerprints, model ids differ), naming both fingerprints and sources. <see cref="IndexAsync"/> and
+    /// <see cref="SearchAsync"/> call it; a server calls it at startup.
+    /// </summary>
+    public void VerifyModel() => Index.VerifyModel(ModelId, ModelFingerprint, Options.ModelSpec);
 
     /// <summary>The hash that decides whether a stored document is up to date.</summary>
     public byte[] ContentHash(SearchDocument document)
@@ -81,6 +108,7 @@ public sealed class SemanticSearchEngine
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(documents);
+        VerifyModel(); // before embedding anything
         int? total = documents is ICollection<SearchDocument> col ? col.Count : null;
         int processed = 0, stored = 0, unchanged = 0, embedded = 0, cached = 0;
         var batch = new List<SearchDocument>(Options.BatchSize);
@@ -152,7 +180,7 @@ public sealed class SemanticSearchEngine
                 var vectors = p.Keys.Select(k => cache[Convert.ToHexString(k)]).ToList();
                 prepared.Add(new SemanticIndex.PreparedDocument(p.Doc, p.Hash, p.Chunks, vectors, p.Keys));
             }
-            Index.Upsert(prepared, ModelId, Options.ModelSpec);
+            Index.Upsert(prepared, ModelId, Options.ModelSpec, ModelFingerprint);
             stored += prepared.Count;
             processed += batch.Count;
             batch.Clear();
@@ -175,10 +203,13 @@ public sealed class SemanticSearchEngine
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"top_k must be at least 1, got {options.TopK}.");
         }
-        if (Index.ModelId is not null && Index.ModelId != ModelId)
+        SemanticIndex.ValidateFilter(options.Filter);
+        VerifyModel();
+        if (Index.ModelId is not null && Index.ModelFingerprint is null && !_warnedNoFingerprint)
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
-                $"{Index.Path} was built with model '{Index.ModelId}'; the query would be embedded with '{ModelId}'. Use the same model.") { FilePath = Index.Path };
+            _warnedNoFingerprint = true;
+            Options.Warning?.Invoke($"{Index.Path} records no model fingerprint (written by an older version): it cannot be checked that '{ModelId}' is the model its vectors came from. " +
+                "Run `index` once with the same model to record it.");
         }
         var q = (await EmbedAsync([query], Options.QueryPromptName, null, cancellationToken).ConfigureAwait(false))[0];
         return Index.Search(q, options, query);

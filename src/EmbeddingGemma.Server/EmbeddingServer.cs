@@ -85,6 +85,8 @@ public static class EmbeddingServerServiceCollectionExtensions
         services.TryAddSingleton(loader ?? new BackendLoader(EmbeddingServer.LoadModel));
         services.TryAddSingleton(_ => new ServerMetrics());
         services.TryAddSingleton<SearchHost>();
+        services.TryAddSingleton(sp => new RequestAdmission(
+            Math.Max(1, sp.GetRequiredService<IOptions<EmbeddingServerOptions>>().Value.MaxInFlightBytes), sp.GetRequiredService<ServerMetrics>()));
         services.TryAddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.TryAddSingleton<EmbeddingService>();

@@ -207,8 +207,9 @@ public sealed class IndexTests : IDisposable
             Assert.Equal(ErrorKind.InvalidArgument, (await Assert.ThrowsAsync<EmbeddingGemmaException>(() => engine.SearchAsync("  "))).Kind);
             var e = await Assert.ThrowsAsync<EmbeddingGemmaException>(() => engine.SearchAsync("navy", new SearchOptions { TopK = 0 }));
             Assert.Contains("top_k", e.Message, StringComparison.Ordinal);
-            // Same model name, other dimension: a dimension mismatch, refused before anything is stored.
-            var wrongDim = new SemanticSearchEngine(index, new HashingEmbeddingGenerator(64), new SemanticSearchEngineOptions { ModelId = engine.ModelId, Chunking = SmallChunks });
+            // Same model identity (name and fingerprint), other dimension: a dimension mismatch, refused before anything is stored.
+            var wrongDim = new SemanticSearchEngine(index, new HashingEmbeddingGenerator(64),
+                new SemanticSearchEngineOptions { ModelId = engine.ModelId, ModelFingerprint = engine.ModelFingerprint, Chunking = SmallChunks });
             var dm = await Assert.ThrowsAsync<EmbeddingGemmaException>(() => wrongDim.IndexAsync([new SearchDocument("new", "some text")]));
             Assert.Contains("Dimension mismatch", dm.Message, StringComparison.Ordinal);
             await Assert.ThrowsAsync<EmbeddingGemmaException>(() => wrongDim.SearchAsync("navy"));

@@ -76,7 +76,7 @@ public sealed class ModelEndToEndTests : IDisposable
         var input = Path.Combine(TestPaths.RepoRoot, "examples", "search", "article-docs.jsonl");
         var (code, _, err) = RunCli("index", "--db", db, "--model", TinyModels.Default.Folder, "--input", input);
         Assert.True(code == 0, err);
-        (code, var stdout, err) = RunCli("search", "--db", db, "--query", "什么是文本嵌入模型?", "--top-k", "3", "--json");
+        (code, var stdout, err) = RunCli("search", "--db", db, "--model", TinyModels.Default.Folder, "--query", "什么是文本嵌入模型?", "--top-k", "3", "--json");
         Assert.True(code == 0, err);
         using var json = System.Text.Json.JsonDocument.Parse(stdout);
         Assert.Equal(3, json.RootElement.GetProperty("results").GetArrayLength());

@@ -185,7 +185,12 @@ public sealed class SearchStartupTests
     public async Task Index_wider_than_the_model_fails_the_load()
     {
         // Same model identity as the tiny model, but vectors wider than it can produce (EmbeddingGemma: at most 768).
-        var db = await BuildWithHashing(modelId: Path.GetFileName(TinyModels.Default.Folder.TrimEnd('/')), dimensions: 4096);
+        string fingerprint;
+        using (var tiny = EmbeddingGemmaModel.Load(TinyModels.Default.Folder))
+        {
+            fingerprint = tiny.Fingerprint;
+        }
+        var db = await BuildWithHashing(modelId: Path.GetFileName(TinyModels.Default.Folder.TrimEnd('/')), dimensions: 4096, fingerprint);
         var e = await Assert.ThrowsAsync<EmbeddingGemmaException>(() => StartTiny(db));
         Assert.Contains("Dimension mismatch", e.Message, StringComparison.Ordinal);
         Assert.Contains(db, e.Message, StringComparison.Ordinal);
@@ -197,12 +202,12 @@ public sealed class SearchStartupTests
         return await ServerHost.StartAsync(null!, o => { o.Model = folder; o.SearchDatabase = db; }, loader: EmbeddingServer.LoadModel);
     }
 
-    private static async Task<string> BuildWithHashing(string? modelId, int dimensions)
+    private static async Task<string> BuildWithHashing(string? modelId, int dimensions, string? fingerprint = null)
     {
         var db = Path.Combine(TestPaths.NewTempDir("eg-server-search"), "other.db");
         using var generator = new HashingEmbeddingGenerator(dimensions);
         using var index = SemanticIndex.Open(db);
-        await new SemanticSearchEngine(index, generator, new SemanticSearchEngineOptions { ModelId = modelId }).IndexAsync(SearchServerFixture.Documents);
+        await new SemanticSearchEngine(index, generator, new SemanticSearchEngineOptions { ModelId = modelId, ModelFingerprint = fingerprint }).IndexAsync(SearchServerFixture.Documents);
         return db;
     }
 }

@@ -27,10 +27,11 @@ internal static class IndexCommand
         {
             var docs = DocumentReader.Read(p.GetValue(input)!).ToList();
             using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)));
-            using var index = SemanticIndex.Open(p.GetValue(db)!);
+            using var index = SemanticIndex.Open(p.GetValue(db)!, new SemanticIndexOptions { Warning = CliWarnings.Write });
             var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions
             {
                 ModelSpec = resolved.ModelSpec,
+                Warning = CliWarnings.Write,
                 BatchSize = p.GetValue(batch),
                 Dimensions = p.GetValue(dims),
                 Chunking = resolved.Chunking(p.GetValue(maxTokens), p.GetValue(overlap)),
@@ -59,4 +60,10 @@ internal static class IndexCommand
     {
         public void Report(IndexingProgress value) => report(value);
     }
+}
+
+/// <summary>Non-fatal warnings of the index/search commands: one "warning: ..." line on stderr each.</summary>
+internal static class CliWarnings
+{
+    public static void Write(string message) => Console.Error.WriteLine($"warning: {message}");
 }

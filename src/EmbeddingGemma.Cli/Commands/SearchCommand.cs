@@ -20,12 +20,16 @@ internal static class SearchCommand
         var threshold = new Option<float?>("--threshold") { Description = "Minimum cosine similarity." };
         var mode = new Option<string>("--mode") { Description = "exact | funnel | ann | hybrid.", DefaultValueFactory = _ => "exact" };
         var json = new Option<bool>("--json") { Description = "JSON on stdout." };
-        var model = new Option<string?>("--model") { Description = "Model to embed the query (default: the one the index was built with)." };
+        var model = new Option<string?>("--model") { Description = "Model to embed the query: the one the index was built with (checked by its fingerprint)." };
+        var trust = new Option<bool>("--trust-index-model")
+        {
+            Description = "Without --model, load the model named in the index file (a path or hub id: it may download or open anything the file says). Only for index files you trust.",
+        };
         var filter = new Option<string[]>("--filter") { Description = "Metadata filter key=value (repeatable; all must match).", AllowMultipleArgumentsPerToken = false };
         var int8 = new Option<bool>("--int8") { Description = "Hold vectors as int8 in memory; rescore candidates at full precision." };
         var command = new Command("search", "Search a semantic index.");
         var threads = CliOptions.Threads();
-        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, filter, int8, threads })
+        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, trust, filter, int8, threads })
         {
             command.Options.Add(o);
         }
@@ -52,14 +56,22 @@ internal static class SearchCommand
                 }
                 filters[f[..eq]] = f[(eq + 1)..];
             }
+            SemanticIndex.ValidateFilter(filters);
+            // search only reads: the file must exist and be an index (nothing is created or written).
             using var index = SemanticIndex.Open(p.GetValue(db)!, new SemanticIndexOptions
             {
+                ReadOnly = true,
                 Storage = p.GetValue(int8) ? VectorStorage.Int8 : VectorStorage.Float32,
+                Warning = CliWarnings.Write,
             });
-            var spec = p.GetValue(model) ?? index.GetInfo().ModelSpec
-                ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{index.Path} does not record its model (empty index?); pass --model.");
+            var spec = p.GetValue(model) ?? StoredSpec(index, p.GetValue(trust));
             using var resolved = EmbeddingGeneratorFactory.Create(spec, CliModels.LoadOptions(p.GetValue(threads)));
-            var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions { ModelSpec = resolved.ModelSpec, Dimensions = index.Dimension });
+            var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions
+            {
+                ModelSpec = resolved.ModelSpec,
+                Dimensions = index.Dimension,
+                Warning = CliWarnings.Write,
+            });
             var hits = await engine.SearchAsync(q, new SearchOptions
             {
                 TopK = k,
@@ -90,5 +102,24 @@ internal static class SearchCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The model spec stored in the index, used only when the user trusts the file (--trust-index-model) or when it
+    /// loads nothing (the model-free <c>hash</c> / <c>hash:DIM</c>): an index file may come from anywhere, and its spec
+    /// may name any local path or hub repository.
+    /// </summary>
+    private static string StoredSpec(SemanticIndex index, bool trusted)
+    {
+        var stored = index.ModelSpec
+            ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{index.Path} does not record its model (empty index?); pass --model <spec>.");
+        bool loadsNothing = stored == "hash" || (stored.StartsWith("hash:", StringComparison.Ordinal) && stored.Length > 5 && stored[5..].All(char.IsAsciiDigit));
+        if (trusted || loadsNothing)
+        {
+            return stored;
+        }
+        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+            $"{index.Path} was built with model '{stored}'. search does not load a model named by an index file on its own (it could open or download anything): " +
+            $"pass --model {stored} to use it (or --trust-index-model if you trust this file).");
     }
 }

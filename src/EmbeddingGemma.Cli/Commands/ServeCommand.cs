@@ -32,6 +32,18 @@ internal static class ServeCommand
         var maxInputs = new Option<int?>("--max-inputs-per-request") { Description = "Most inputs in one request (default 256)." };
         var maxChars = new Option<int?>("--max-input-chars") { Description = "Most characters per input, checked before tokenizing (default 131072)." };
         var maxBody = new Option<long?>("--max-body-bytes") { Description = "Most bytes per request body; beyond: 413 (default 4194304)." };
+        var maxInFlight = new Option<long?>("--max-inflight-mb")
+        {
+            Description = $"Most MiB of request bodies in flight at once (read, parsed, queued or being answered); beyond: 503 + Retry-After before the body is read (default {EmbeddingServerOptions.DefaultMaxInFlightBytes >> 20}). Bounds the server's request memory.",
+        };
+        maxInFlight.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<long?>();
+            if (v is < 1 or > 1L << 20)
+            {
+                r.AddError($"--max-inflight-mb must be between 1 and {1L << 20}, got {v}.");
+            }
+        });
         var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse over-long inputs with their token count instead of truncating them (per-request `truncate` still wins)." };
         var defaultPrompt = new Option<string?>("--default-prompt-name") { Description = "Prompt applied when a request names none (e.g. query, document, retrieval_query; default: none)." };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow this browser origin (repeatable; \"*\" for any). Default: no CORS headers." };
@@ -52,7 +64,7 @@ internal static class ServeCommand
         });
 
         var command = new Command(Name, "Serve embeddings over HTTP: OpenAI /v1/embeddings, /embed (article and TEI shapes), /tokenize, /search (with --db), /health, /info, /metrics.");
-        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, noTruncate, defaultPrompt, cors, retryAfter, db, threads, drainTimeout })
+        foreach (var option in new Option[] { model, urls, apiKey, name, maxBatchTokens, maxBatchRequests, maxQueued, maxInputs, maxChars, maxBody, maxInFlight, noTruncate, defaultPrompt, cors, retryAfter, db, threads, drainTimeout })
         {
             command.Options.Add(option);
         }
@@ -69,6 +81,7 @@ internal static class ServeCommand
                 o.MaxInputsPerRequest = parse.GetValue(maxInputs) ?? o.MaxInputsPerRequest;
                 o.MaxInputCharacters = parse.GetValue(maxChars) ?? o.MaxInputCharacters;
                 o.MaxRequestBodyBytes = parse.GetValue(maxBody) ?? o.MaxRequestBodyBytes;
+                o.MaxInFlightBytes = parse.GetValue(maxInFlight) is long mb ? mb << 20 : o.MaxInFlightBytes;
                 o.RetryAfterSeconds = parse.GetValue(retryAfter) ?? o.RetryAfterSeconds;
                 o.DefaultPromptName = parse.GetValue(defaultPrompt) ?? o.DefaultPromptName;
                 o.SearchDatabase = parse.GetValue(db) ?? o.SearchDatabase;

@@ -55,6 +55,25 @@ public sealed class SemanticIndex : IDisposable
     /// <summary>The model identity the vectors were made with (null until the first document is added).</summary>
     public string? ModelId { get; private set; }
 
+    /// <summary>
+    /// The fingerprint of the model the vectors were made with (<c>EmbeddingGemmaModel.Fingerprint</c>, or the fixed one
+    /// of the hashing embedder); null until the first document is added, and in indexes written before fingerprints
+    /// were recorded (the next write with a fingerprint adopts it).
+    /// </summary>
+    public string? ModelFingerprint { get; private set; }
+
+    /// <summary>The model specification stored by the first write (the CLI's <c>--model</c>), or null.</summary>
+    public string? ModelSpec { get; private set; }
+
+    /// <summary>Most keys in a search filter (<see cref="SearchOptions.Filter"/>).</summary>
+    public const int MaxFilterKeys = 64;
+
+    /// <summary>Most characters in a filter key.</summary>
+    public const int MaxFilterKeyLength = 256;
+
+    /// <summary>Most characters in a filter value.</summary>
+    public const int MaxFilterValueLength = 4096;
+
     /// <summary>The vector dimension (null until the first document is added).</summary>
     public int? Dimension { get; private set; }
 
@@ -73,7 +92,9 @@ public sealed class SemanticIndex : IDisposable
         bool exists = File.Exists(path) && new FileInfo(path).Length > 0;
         if (!exists && options.ReadOnly)
         {
-            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Index file not found: {path}.") { FilePath = path };
+            throw File.Exists(path)
+                ? new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path} is not an index: the file is empty (0 bytes). Nothing was changed.") { FilePath = path }
+                : new EmbeddingGemmaException(ErrorKind.NotFound, $"Index file not found: {path} (check the path; `index` creates it).") { FilePath = path };
         }
         if (exists)
         {
@@ -123,6 +144,8 @@ public sealed class SemanticIndex : IDisposable
 
     private void Initialize(bool existed)
     {
+        // Other processes may be creating or writing the same file: wait for their locks instead of failing at once.
+        Execute("PRAGMA busy_timeout=10000");
         long appId = Scalar<long>("PRAGMA application_id");
         long tables = Scalar<long>("SELECT count(*) FROM sqlite_schema");
         if (existed && tables > 0 && appId != ApplicationId)
@@ -148,34 +171,59 @@ public sealed class SemanticIndex : IDisposable
             Execute("PRAGMA journal_mode=WAL");
             // WAL + NORMAL: a committed transaction survives a killed process (not necessarily a power cut).
             Execute("PRAGMA synchronous=NORMAL");
-            Execute("PRAGMA busy_timeout=5000");
             if (tables == 0)
             {
-                using var tx = _db.BeginTransaction();
-                Execute($"""
-                    PRAGMA application_id={ApplicationId};
-                    PRAGMA user_version={SchemaVersion};
-                    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-                    CREATE TABLE documents(id TEXT PRIMARY KEY, title TEXT, text TEXT NOT NULL, metadata TEXT,
-                        content_hash BLOB NOT NULL, chunk_count INTEGER NOT NULL, indexed_at TEXT NOT NULL);
-                    CREATE TABLE chunks(chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-                        start INTEGER NOT NULL, end_ INTEGER NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);
-                    CREATE INDEX chunks_by_doc ON chunks(doc_id);
-                    CREATE VIRTUAL TABLE chunks_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
-                    CREATE TABLE embedding_cache(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
-                    CREATE TABLE ann_graph(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, graph BLOB NOT NULL);
-                    INSERT INTO meta(key, value) VALUES ('format', 'embeddinggemma-search'), ('generation', '0');
-                    """, tx);
-                tx.Commit();
+                CreateSchema();
             }
         }
         else if (tables == 0)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path} is an empty database, not an index.") { FilePath = Path };
         }
-        ModelId = GetMeta("model");
-        var dim = GetMeta("dimension");
-        Dimension = dim is null ? null : int.Parse(dim, CultureInfo.InvariantCulture);
+        ReadModelMeta(null);
+    }
+
+    /// <summary>Reads the stored model identity (model, dimension, fingerprint, spec) into the properties.</summary>
+    private void ReadModelMeta(SqliteTransaction? tx)
+    {
+        ModelId = GetMeta("model", tx);
+        var dim = GetMeta("dimension", tx);
+        Dimension = dim is null ? null : int.TryParse(dim, NumberStyles.None, CultureInfo.InvariantCulture, out var d) && d > 0 ? d
+            : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path}: the stored dimension '{dim}' is not a positive integer.") { FilePath = Path };
+        ModelFingerprint = GetMeta("model_fingerprint", tx);
+        ModelSpec = GetMeta("model_spec", tx);
+    }
+
+    /// <summary>
+    /// Creates the tables. Idempotent and safe against other processes creating the same file at the same moment:
+    /// one write transaction taken up front (BEGIN IMMEDIATE, waiting on the busy timeout), every statement
+    /// IF NOT EXISTS / OR IGNORE, and a file another process has just made into a non-index is still refused.
+    /// </summary>
+    private void CreateSchema()
+    {
+        using var tx = _db.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: the write lock before reading anything
+        long appId = Scalar<long>("PRAGMA application_id", tx);
+        long tables = Scalar<long>("SELECT count(*) FROM sqlite_schema", tx);
+        if (tables > 0 && appId != ApplicationId)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path} is a SQLite database of another application (application_id 0x{appId:X8}, expected 0x{ApplicationId:X8}). Refusing to modify it.") { FilePath = Path };
+        }
+        Execute($"""
+            PRAGMA application_id={ApplicationId};
+            PRAGMA user_version={SchemaVersion};
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS documents(id TEXT PRIMARY KEY, title TEXT, text TEXT NOT NULL, metadata TEXT,
+                content_hash BLOB NOT NULL, chunk_count INTEGER NOT NULL, indexed_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS chunks(chunk_id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+                start INTEGER NOT NULL, end_ INTEGER NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+            CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize = 'unicode61 remove_diacritics 2');
+            CREATE TABLE IF NOT EXISTS embedding_cache(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS ann_graph(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, graph BLOB NOT NULL);
+            INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 'embeddinggemma-search'), ('generation', '0');
+            """, tx);
+        tx.Commit();
     }
 
     private void LoadVectors()
@@ -270,7 +318,12 @@ public sealed class SemanticIndex : IDisposable
     /// Stores (inserts or replaces) a batch of documents in ONE transaction, with the model identity and dimension
     /// checked against the index. Either every document of the batch is stored or none is.
     /// </summary>
-    public void Upsert(IReadOnlyList<PreparedDocument> batch, string modelId, string? modelSpec = null)
+    /// <remarks>
+    /// <paramref name="modelFingerprint"/> (see <see cref="ModelFingerprint"/>) is checked against the stored one; an
+    /// index written before fingerprints were recorded adopts it. The check is repeated inside the write transaction,
+    /// so two processes writing with different models cannot both succeed.
+    /// </remarks>
+    public void Upsert(IReadOnlyList<PreparedDocument> batch, string modelId, string? modelSpec = null, string? modelFingerprint = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentException.ThrowIfNullOrEmpty(modelId);
@@ -294,7 +347,7 @@ public sealed class SemanticIndex : IDisposable
                 }
             }
         }
-        CheckModel(modelId, dim);
+        VerifyModel(modelId, modelFingerprint, modelSpec, dim);
         _rw.EnterWriteLock();
         try
         {
@@ -302,7 +355,10 @@ public sealed class SemanticIndex : IDisposable
             var removed = new List<long>();
             lock (_dbLock)
             {
-                using var tx = _db.BeginTransaction();
+                using var tx = _db.BeginTransaction(deferred: false);
+                // Another process may have written since this one opened the file: check against what is stored now.
+                ReadModelMeta(tx);
+                VerifyModel(modelId, modelFingerprint, modelSpec, dim);
                 if (ModelId is null)
                 {
                     SetMeta("model", modelId, tx);
@@ -312,6 +368,15 @@ public sealed class SemanticIndex : IDisposable
                         SetMeta("model_spec", modelSpec, tx);
                     }
                 }
+                if (ModelFingerprint is null && modelFingerprint is not null)
+                {
+                    if (ModelId is not null)
+                    {
+                        Warn($"{Path} recorded no model fingerprint (written by an older version); it now records {modelFingerprint} of model '{modelId}'" +
+                            (modelSpec is null ? "." : $" ({modelSpec})."));
+                    }
+                    SetMeta("model_fingerprint", modelFingerprint, tx);
+                }
                 foreach (var b in batch)
                 {
                     removed.AddRange(DeleteDocumentRows(b.Document.Id, tx));
@@ -320,12 +385,11 @@ public sealed class SemanticIndex : IDisposable
                 Execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", tx);
                 tx.Commit();
             }
-            if (ModelId is null)
-            {
-                ModelId = modelId;
-                Dimension = dim;
-                CreateStores(dim);
-            }
+            ModelId ??= modelId;
+            Dimension ??= dim;
+            ModelSpec ??= modelSpec;
+            ModelFingerprint ??= modelFingerprint;
+            CreateStores(dim); // idempotent
             ApplyToMemory(removed, added);
         }
         finally
@@ -454,14 +518,33 @@ public sealed class SemanticIndex : IDisposable
         }
     }
 
-    private void CheckModel(string modelId, int dim)
+    /// <summary>
+    /// Throws <see cref="ErrorKind.InvalidArgument"/> unless vectors of model <paramref name="modelId"/> (fingerprint
+    /// <paramref name="fingerprint"/>, loaded from <paramref name="source"/>) belong in this index: when both sides have a
+    /// fingerprint they must be equal (the folder or file name then does not matter); otherwise the model ids must be
+    /// equal. <paramref name="dimension"/>, when given, must equal the stored dimension. The message names both
+    /// fingerprints and where each model came from.
+    /// </summary>
+    public void VerifyModel(string modelId, string? fingerprint, string? source, int? dimension = null)
     {
-        if (ModelId is not null && ModelId != modelId)
+        ArgumentException.ThrowIfNullOrEmpty(modelId);
+        if (ModelFingerprint is not null && fingerprint is not null)
+        {
+            if (!string.Equals(ModelFingerprint, fingerprint, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                    $"Model mismatch: {Path} was built with model '{ModelId}' (fingerprint {ModelFingerprint}{(ModelSpec is null ? "" : $", from {ModelSpec}")}); " +
+                    $"the model in use is '{modelId}' (fingerprint {fingerprint}{(source is null ? "" : $", from {source}")}). " +
+                    "Its vectors are in another embedding space: use the model the index was built with, or a new index file.") { FilePath = Path };
+            }
+        }
+        else if (ModelId is not null && ModelId != modelId)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
-                $"{Path} was built with model '{ModelId}'; these vectors come from '{modelId}'. Use the same model (or a new index file).") { FilePath = Path };
+                $"Model mismatch: {Path} was built with model '{ModelId}'{(ModelFingerprint is null ? "" : $" (fingerprint {ModelFingerprint})")}{(ModelSpec is null ? "" : $" from {ModelSpec}")}; " +
+                $"the model in use is '{modelId}'{(fingerprint is null ? "" : $" (fingerprint {fingerprint})")}{(source is null ? "" : $" from {source}")}. Use the same model (or a new index file).") { FilePath = Path };
         }
-        if (Dimension is int d && d != dim)
+        if (dimension is int dim && Dimension is int d && d != dim)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
                 $"Dimension mismatch: {Path} holds {d}-dimension vectors; the model produced {dim}. Nothing was stored.") { FilePath = Path };
@@ -484,9 +567,9 @@ public sealed class SemanticIndex : IDisposable
     {
         lock (_dbLock)
         {
-            return new IndexInfo(ModelId, Dimension, GetMeta("model_spec"),
+            return new IndexInfo(ModelId, Dimension, ModelSpec,
                 Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
-                Scalar<long>("SELECT count(*) FROM embedding_cache"), Path);
+                Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint };
         }
     }
 
@@ -506,7 +589,7 @@ public sealed class SemanticIndex : IDisposable
             return new SearchDocument(id, r.GetString(1))
             {
                 Title = r.IsDBNull(0) ? null : r.GetString(0),
-                Metadata = r.IsDBNull(2) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(2)),
+                Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
             };
         }
     }
@@ -708,16 +791,21 @@ public sealed class SemanticIndex : IDisposable
             Array.Copy(_alive, allowed, n);
             return allowed;
         }
+        ValidateFilter(filter);
         lock (_dbLock)
         {
             using var cmd = _db.CreateCommand();
+            // Keys and values are bound parameters compared with json_each's key/value columns: no JSON path is built
+            // from user text, so no key needs escaping. Stored metadata that is not valid JSON is read as '{}' (the
+            // document matches no filter) instead of failing the query.
             var where = new StringBuilder();
             int i = 0;
             foreach (var (key, value) in filter)
             {
                 where.Append(i == 0 ? " WHERE " : " AND ");
-                where.Append(CultureInfo.InvariantCulture, $"json_extract(d.metadata, $p{i}) = $v{i}");
-                cmd.Parameters.AddWithValue($"$p{i}", "$.\"" + key.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"");
+                where.Append(CultureInfo.InvariantCulture,
+                    $"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(d.metadata) AND json_type(d.metadata) = 'object' THEN d.metadata ELSE '{{}}' END) j WHERE j.key = $k{i} AND j.value = $v{i})");
+                cmd.Parameters.AddWithValue($"$k{i}", key);
                 cmd.Parameters.AddWithValue($"$v{i}", value);
                 i++;
             }
@@ -733,6 +821,106 @@ public sealed class SemanticIndex : IDisposable
         }
         return allowed;
     }
+
+    /// <summary>
+    /// Checks a metadata filter before it reaches SQLite: at most <see cref="MaxFilterKeys"/> keys; each key 1 to
+    /// <see cref="MaxFilterKeyLength"/> characters, each value at most <see cref="MaxFilterValueLength"/>; no control
+    /// characters (U+0000..U+001F, U+007F) and no unpaired surrogates in either. Any other character (quotes,
+    /// backslashes, dots, <c>$</c>, <c>%</c>) is allowed and matched literally. Throws
+    /// <see cref="ErrorKind.InvalidArgument"/> naming the key and the limit.
+    /// </summary>
+    public static void ValidateFilter(IReadOnlyDictionary<string, string>? filter)
+    {
+        if (filter is null)
+        {
+            return;
+        }
+        if (filter.Count > MaxFilterKeys)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"The filter has {filter.Count} keys; the limit is {MaxFilterKeys}.");
+        }
+        foreach (var (key, value) in filter)
+        {
+            if (string.IsNullOrEmpty(key))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "A filter key is empty.");
+            }
+            if (key.Length > MaxFilterKeyLength)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Filter key '{key[..32]}…' has {key.Length} characters; the limit is {MaxFilterKeyLength}.");
+            }
+            if (BadText(key) is { } why)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Filter key {JsonSerializer.Serialize(key)} {why}.");
+            }
+            if (value is null)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Filter key '{key}' has no value (null); values are strings.");
+            }
+            if (value.Length > MaxFilterValueLength)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"The value of filter key '{key}' has {value.Length} characters; the limit is {MaxFilterValueLength}.");
+            }
+            if (BadText(value) is { } whyValue)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"The value of filter key '{key}' {whyValue}.");
+            }
+        }
+
+        static string? BadText(string s)
+        {
+            for (int i = 0; i < s.Length; i++)
+            {
+                char c = s[i];
+                if (char.IsControl(c) && c < '\u00A0')
+                {
+                    return $"contains a control character (U+{(int)c:X4} at position {i})";
+                }
+                if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+                {
+                    i++;
+                }
+                else if (char.IsSurrogate(c))
+                {
+                    return $"contains an unpaired surrogate (U+{(int)c:X4} at position {i})";
+                }
+            }
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Stored metadata as key/value strings: a JSON object's string values as they are, other values as their JSON
+    /// text. Metadata that is not a JSON object (a file edited or written by another tool) gives null and a warning,
+    /// never an exception.
+    /// </summary>
+    private Dictionary<string, string>? ReadMetadata(string documentId, string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                Warn($"{Path}: document '{documentId}' has metadata that is not a JSON object ({JsonValueKindName(doc.RootElement.ValueKind)}); shown without metadata.");
+                return null;
+            }
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                result[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+            }
+            return result;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            Warn($"{Path}: document '{documentId}' has malformed metadata ({e.Message}); shown without metadata and matched by no filter.");
+            return null;
+        }
+    }
+
+    private static string JsonValueKindName(JsonValueKind kind) => kind.ToString().ToLowerInvariant();
+
+    private void Warn(string message) => _options.Warning?.Invoke(message);
 
     private List<SearchHit> Hybrid(float[] q, string queryText, SearchOptions options, bool[] allowed, float minScore)
     {
@@ -869,7 +1057,7 @@ public sealed class SemanticIndex : IDisposable
                     End = r.GetInt32(3),
                     Text = r.GetString(4),
                     Title = r.IsDBNull(5) ? null : r.GetString(5),
-                    Metadata = r.IsDBNull(6) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6)),
+                    Metadata = r.IsDBNull(6) ? null : ReadMetadata(r.GetString(0), r.GetString(6)),
                     Score = score,
                     Similarity = sim,
                     Bm25 = bm25,
@@ -896,9 +1084,10 @@ public sealed class SemanticIndex : IDisposable
         return h.GetHashAndReset();
     }
 
-    private string? GetMeta(string key)
+    private string? GetMeta(string key, SqliteTransaction? tx = null)
     {
         using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "SELECT value FROM meta WHERE key = $k";
         cmd.Parameters.AddWithValue("$k", key);
         return cmd.ExecuteScalar() as string;
@@ -914,9 +1103,10 @@ public sealed class SemanticIndex : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    private T Scalar<T>(string sql)
+    private T Scalar<T>(string sql, SqliteTransaction? tx = null)
     {
         using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = sql;
         return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }

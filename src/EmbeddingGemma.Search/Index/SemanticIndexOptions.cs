@@ -19,7 +19,16 @@ public sealed record SemanticIndexOptions
     public Ann.HnswOptions Hnsw { get; init; } = new();
     /// <summary>Threads for the exact scan (0 = all cores).</summary>
     public int ScanThreads { get; init; }
+    /// <summary>
+    /// Receives warnings that do not stop the work: stored metadata that cannot be read, an index without a model
+    /// fingerprint (written by an older version). Null: ignored.
+    /// </summary>
+    public Action<string>? Warning { get; init; }
 }
 
 /// <summary>What the index was built with (stored in its meta table).</summary>
-public sealed record IndexInfo(string? ModelId, int? Dimension, string? ModelSpec, long Documents, long Chunks, long CachedEmbeddings, string Path);
+public sealed record IndexInfo(string? ModelId, int? Dimension, string? ModelSpec, long Documents, long Chunks, long CachedEmbeddings, string Path)
+{
+    /// <summary>The stored model fingerprint (null in an empty index and in indexes written before fingerprints were recorded).</summary>
+    public string? ModelFingerprint { get; init; }
+}

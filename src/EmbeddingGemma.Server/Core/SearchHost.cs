@@ -2,6 +2,8 @@ using EmbeddingGemma.Embeddings;
 using EmbeddingGemma.Search;
 using EmbeddingGemma.Search.Index;
 using EmbeddingGemma.Server.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace EmbeddingGemma.Server.Core;
@@ -9,18 +11,22 @@ namespace EmbeddingGemma.Server.Core;
 /// <summary>
 /// The optional search index of the server (<see cref="EmbeddingServerOptions.SearchDatabase"/>): opened read-only at
 /// startup (a missing or corrupt file fails the start, naming the file), then bound to the model the server already
-/// loaded (no second load) once it is ready; a model or dimension mismatch between index and model fails the load.
+/// loaded (no second load) once it is ready; a model mismatch between index and model (their fingerprints differ,
+/// see <c>EmbeddingGemmaModel.Fingerprint</c>) or a dimension the model cannot produce fails the load, so /health
+/// reports "failed" with the error naming both fingerprints.
 /// </summary>
-public sealed class SearchHost : IDisposable
+public sealed partial class SearchHost : IDisposable
 {
     private readonly string? _path;
+    private readonly ILogger _logger;
     private SemanticIndex? _index;
     private volatile SearchService? _service;
 
-    public SearchHost(IOptions<EmbeddingServerOptions> options)
+    public SearchHost(IOptions<EmbeddingServerOptions> options, ILogger<SearchHost>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _path = string.IsNullOrWhiteSpace(options.Value.SearchDatabase) ? null : options.Value.SearchDatabase;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
     /// <summary>True when the server was given a search database.</summary>
@@ -39,7 +45,7 @@ public sealed class SearchHost : IDisposable
         {
             return;
         }
-        _index = SemanticIndex.Open(_path, new SemanticIndexOptions { ReadOnly = true });
+        _index = SemanticIndex.Open(_path, new SemanticIndexOptions { ReadOnly = true, Warning = LogWarning });
     }
 
     /// <summary>
@@ -61,19 +67,37 @@ public sealed class SearchHost : IDisposable
                 $"Search database {index.Path}: search needs an EmbeddingGemma model backend; got {backend.GetType().Name}.") { FilePath = index.Path };
         }
         var generator = new EmbeddingGemmaGenerator(gemma.Model);
-        if (index.ModelId is not null && index.ModelId != generator.ModelId)
+        var engine = new SemanticSearchEngine(index, generator, new SemanticSearchEngineOptions
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
-                $"Search database {index.Path} was built with model '{index.ModelId}', but the server serves '{generator.ModelId}' ({gemma.Model.Source}). Start the server with the model the index was built with.") { FilePath = index.Path };
+            Dimensions = index.Dimension,
+            ModelSpec = gemma.Model.Source,
+            ModelFingerprint = gemma.Model.Fingerprint,
+            Warning = LogWarning,
+        });
+        try
+        {
+            engine.VerifyModel();
+        }
+        catch (EmbeddingGemmaException e)
+        {
+            throw new EmbeddingGemmaException(e.Kind, $"Search database: {e.Message} Start the server with the model the index was built with.", e) { FilePath = index.Path };
+        }
+        if (index.ModelId is not null && index.ModelFingerprint is null)
+        {
+            LogWarning($"Search database {index.Path} records no model fingerprint (written by an older version): it cannot be checked that the served model is the one its vectors came from. Run `embeddinggemma index` once with this model to record it.");
         }
         if (index.Dimension is int d && (d < 1 || d > gemma.Model.Dimensions))
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
                 $"Dimension mismatch: search database {index.Path} holds {d}-dimension vectors; the model '{generator.ModelId}' produces at most {gemma.Model.Dimensions}.") { FilePath = index.Path };
         }
-        var engine = new SemanticSearchEngine(index, generator, new SemanticSearchEngineOptions { Dimensions = index.Dimension });
         _service = new SearchService(engine);
     }
+
+    private void LogWarning(string message) => LogIndexWarning(message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private partial void LogIndexWarning(string message);
 
     public void Dispose() => _index?.Dispose();
 }

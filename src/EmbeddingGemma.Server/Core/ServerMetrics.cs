@@ -29,6 +29,8 @@ public sealed class ServerMetrics
         Dropped = f.CreateCounter("embeddinggemma_dropped_inputs_total", "Queued inputs dropped because their client went away.");
         Rejected = f.CreateCounter("embeddinggemma_rejected_requests_total", "Requests refused by reason.",
             new CounterConfiguration { LabelNames = ["reason"] });
+        InFlightBodyBytes = f.CreateGauge("embeddinggemma_inflight_body_bytes", "Request-body bytes admitted and not yet answered (bounded by MaxInFlightBytes).");
+        InFlightBodyBytesPeak = f.CreateGauge("embeddinggemma_inflight_body_bytes_peak", "The most request-body bytes in flight at once since start.");
         ModelLoaded = f.CreateGauge("embeddinggemma_model_loaded", "1 when the model is loaded and serving.");
     }
 
@@ -45,4 +47,6 @@ public sealed class ServerMetrics
     public Counter Dropped { get; }
     public Counter Rejected { get; }
     public Gauge ModelLoaded { get; }
+    public Gauge InFlightBodyBytes { get; }
+    public Gauge InFlightBodyBytesPeak { get; }
 }

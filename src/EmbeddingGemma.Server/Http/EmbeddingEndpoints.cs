@@ -435,6 +435,7 @@ internal static class EmbeddingEndpoints
             w.WriteNumber("max_inputs_per_request", o.MaxInputsPerRequest);
             w.WriteNumber("max_input_characters", o.MaxInputCharacters);
             w.WriteNumber("max_request_body_bytes", o.MaxRequestBodyBytes);
+            w.WriteNumber("max_inflight_bytes", o.MaxInFlightBytes);
             w.WriteBoolean("truncate", o.Truncate);
             w.WriteEndObject();
             w.WriteStartObject("search");
@@ -448,6 +449,7 @@ internal static class EmbeddingEndpoints
                 w.WriteNumber("chunks", ii.Chunks);
                 if (ii.Dimension is int dim) { w.WriteNumber("dimension", dim); } else { w.WriteNull("dimension"); }
                 if (ii.ModelId is null) { w.WriteNull("index_model"); } else { w.WriteString("index_model", ii.ModelId); }
+                if (ii.ModelFingerprint is null) { w.WriteNull("index_model_fingerprint"); } else { w.WriteString("index_model_fingerprint", ii.ModelFingerprint); }
             }
             w.WriteEndObject();
             w.WriteBoolean("api_key_required", !string.IsNullOrEmpty(o.ApiKey));

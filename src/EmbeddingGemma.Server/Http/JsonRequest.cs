@@ -3,6 +3,7 @@ using System.Text.Unicode;
 using EmbeddingGemma.Server.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
 
 namespace EmbeddingGemma.Server.Http;
@@ -38,10 +39,24 @@ internal static class JsonRequest
             }
             throw TooLarge(declared, maxBytes);
         }
+        // Admission by memory (MaxInFlightBytes) before the body is read: the declared size is taken up front, a
+        // chunked body's bytes as they arrive; all are given back when the response is complete.
+        var admission = context.RequestServices.GetService<RequestAdmission>();
+        RequestAdmission.Lease? lease = null;
+        if (admission is not null)
+        {
+            lease = admission.Begin();
+            context.Response.RegisterForDispose(lease);
+            if (context.Request.ContentLength is long n0 && !lease.TryAdd(n0))
+            {
+                await DrainAsync(context).ConfigureAwait(false);
+                throw Busy(context, admission, n0);
+            }
+        }
         byte[] body;
         try
         {
-            using var limited = new LimitedStream(context.Request.Body, maxBytes);
+            using var limited = new LimitedStream(context.Request.Body, maxBytes, context.Request.ContentLength is null ? lease : null);
             using var buffer = new MemoryStream(context.Request.ContentLength is long n and > 0 ? (int)Math.Min(n, 64 << 20) : 4096);
             await limited.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
             body = buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
@@ -49,6 +64,11 @@ internal static class JsonRequest
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw TooLarge(null, maxBytes);
+        }
+        catch (LimitedStream.AdmissionExceededException e)
+        {
+            await DrainAsync(context).ConfigureAwait(false);
+            throw Busy(context, admission!, e.Requested);
         }
         catch (LimitedStream.LimitExceededException)
         {
@@ -190,6 +210,17 @@ internal static class JsonRequest
         {
             // past the drain allowance: Kestrel closes the connection after the response
         }
+    }
+
+    private static ApiException Busy(HttpContext context, RequestAdmission admission, long bytes)
+    {
+        var options = context.RequestServices.GetService<ModelHost>()?.Options;
+        context.RequestServices.GetService<ServerMetrics>()?.Rejected.WithLabels("inflight_bytes").Inc();
+        return new ApiException(ApiErrorType.Unavailable,
+            $"The server is at its limit of {admission.Limit} request-body bytes in flight (MaxInFlightBytes); this request needs {bytes} more. Retry shortly.", "body")
+        {
+            RetryAfterSeconds = options?.RetryAfterSeconds ?? 1,
+        };
     }
 
     private static ApiException TooLarge(long? size, long max) => new(ApiErrorType.TooLarge,
@@ -359,17 +390,31 @@ internal static class JsonRequest
     }
 }
 
-/// <summary>A read-only stream that throws once more than a given number of bytes were read (chunked bodies).</summary>
+/// <summary>
+/// A read-only stream that throws once more than a given number of bytes were read (chunked bodies), and, given an
+/// admission lease, takes each read's bytes from it (throwing when the in-flight bound is reached).
+/// </summary>
 internal sealed class LimitedStream : Stream
 {
     private readonly Stream _inner;
     private readonly long _max;
+    private readonly RequestAdmission.Lease? _lease;
     private long _read;
 
-    public LimitedStream(Stream inner, long max)
+    public LimitedStream(Stream inner, long max, RequestAdmission.Lease? lease = null)
     {
         _inner = inner;
         _max = max;
+        _lease = lease;
+    }
+
+    /// <summary>The in-flight byte bound was reached while reading a body of unknown length.</summary>
+    public sealed class AdmissionExceededException : IOException
+    {
+        public AdmissionExceededException() : base("Request admission limit reached.") { }
+        public AdmissionExceededException(string message) : base(message) { }
+        public AdmissionExceededException(string message, Exception inner) : base(message, inner) { }
+        public long Requested { get; init; }
     }
 
     public sealed class LimitExceededException : IOException
@@ -400,6 +445,14 @@ internal sealed class LimitedStream : Stream
     private int Count(int n)
     {
         _read += n;
-        return _read > _max ? throw new LimitExceededException() : n;
+        if (_read > _max)
+        {
+            throw new LimitExceededException();
+        }
+        if (_lease is not null && n > 0 && !_lease.TryAdd(n))
+        {
+            throw new AdmissionExceededException { Requested = _read };
+        }
+        return n;
     }
 }

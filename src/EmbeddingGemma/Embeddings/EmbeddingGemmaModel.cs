@@ -76,6 +76,68 @@ public sealed class EmbeddingGemmaModel : IDisposable
     /// <summary>The storage type that holds most of the backbone's matrix bytes: the type the engine runs (e.g. Q4_0).</summary>
     public Numerics.GgmlType WeightType => _weights.DominantMatrixType;
 
+    private string? _fingerprint;
+
+    /// <summary>
+    /// A fingerprint of what decides this model's vectors: a lowercase hex SHA-256 over the backbone configuration
+    /// (every config.json value), the pipeline stages (kind, name, Dense shapes and storage types), the prompts, the
+    /// token limit and a content hash of the weights. The weight hash is SAMPLED to stay cheap (milliseconds, no full
+    /// read of a multi-GB file): for every tensor, in name order, its name, storage type, shape, byte length and the
+    /// bytes of its first and last 4 KiB plus 16 evenly spaced 4 KiB windows (a tensor of at most 72 KiB is hashed
+    /// whole). Two files with the same weights give the same fingerprint whatever their folder or file name; a
+    /// converted or quantized copy (other storage type or bytes) gives another. The tokenizer is not part of it.
+    /// Computed on first use, then cached.
+    /// </summary>
+    public string Fingerprint => _fingerprint ??= ComputeFingerprint();
+
+    private const int FingerprintWindow = 4096;
+    private const int FingerprintInnerWindows = 16;
+
+    private string ComputeFingerprint()
+    {
+        using var h = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Add(string s)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(s);
+            h.AppendData(BitConverter.GetBytes(bytes.Length));
+            h.AppendData(bytes);
+        }
+        Add("embeddinggemma.net model fingerprint v1");
+        Add(JsonSerializer.Serialize(Config));
+        foreach (var stage in Pipeline.Stages)
+        {
+            Add($"stage {stage.Kind} {stage}");
+        }
+        Add($"output {Pipeline.OutputDimension} normalize {Pipeline.Normalizes}");
+        foreach (var (name, prompt) in Prompts.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            Add($"prompt {name}");
+            Add(prompt);
+        }
+        Add($"max_tokens {MaxTokens}");
+        var files = _weights.Files;
+        foreach (var name in files.Tensors.Keys.OrderBy(n => n, StringComparer.Ordinal))
+        {
+            var (file, info) = files.Find(name);
+            Add($"tensor {name} {info.Type} {info.ShapeText} {info.ByteLength}");
+            var bytes = file.GetBytes(info);
+            if (bytes.Length <= FingerprintWindow * (FingerprintInnerWindows + 2))
+            {
+                h.AppendData(bytes);
+                continue;
+            }
+            h.AppendData(bytes[..FingerprintWindow]);
+            long span = bytes.Length - FingerprintWindow;
+            for (var i = 1; i <= FingerprintInnerWindows; i++)
+            {
+                var at = (int)(span * i / (FingerprintInnerWindows + 1));
+                h.AppendData(bytes.Slice(at, FingerprintWindow));
+            }
+            h.AppendData(bytes[^FingerprintWindow..]);
+        }
+        return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
     /// <summary>
     /// Loads a Hugging Face / sentence-transformers folder, a <c>.gguf</c> file (tokenizer from a tokenizer.json beside
     /// it or from its vocabulary), or a hub id through <see cref="ModelLoadOptions.HubResolver"/>.
