@@ -420,11 +420,17 @@ public sealed class EmbeddingGemmaModel : IDisposable
         return results;
     }
 
+    /// <summary>The Matryoshka sizes EmbeddingGemma-300M was trained for (model card).</summary>
+    private static readonly int[] MatryoshkaSizes = [768, 512, 256, 128];
+
     private void ValidateOptions(EncodeOptions options)
     {
         if (options.Dimensions is { } d && (d < 1 || d > Dimensions))
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Dimensions must be between 1 and {Dimensions} (trained Matryoshka sizes: 768, 512, 256, 128), got {d}.");
+            // Only the trained Matryoshka sizes this model has (a smaller model has none of them, or fewer).
+            var trained = MatryoshkaSizes.Where(x => x <= Dimensions).ToList();
+            var hint = trained.Count > 0 ? $" (trained Matryoshka sizes: {string.Join(", ", trained)})" : "";
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Dimensions must be between 1 and {Dimensions}{hint}, got {d}.");
         }
         if (options.BatchSize < 1)
         {
