@@ -65,6 +65,11 @@ public static class DocumentReader
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{file}:{lineNo}: not a JSON object ({e.Message}).", e) { FilePath = file };
             }
+            catch (EmbeddingGemmaException e) when (e.Kind == ErrorKind.InvalidArgument)
+            {
+                // text that is not Unicode: the CLI's one rule for malformed text, "line N: ... in field ..." (exit 2)
+                throw new EmbeddingGemmaException(e.Kind, $"{file}: line {lineNo}: {e.Message}", e) { FilePath = file };
+            }
             catch (EmbeddingGemmaException e)
             {
                 throw new EmbeddingGemmaException(e.Kind, $"{file}:{lineNo}: {e.Message}", e) { FilePath = file };
