@@ -2,7 +2,12 @@ using System.CommandLine;
 
 namespace EmbeddingGemma.Cli;
 
-/// <summary>Runs the parsed command and turns library errors into one clear line on stderr and an exit code.</summary>
+/// <summary>
+/// Runs the parsed command and turns every failure into one <c>error:</c> line on stderr and a documented exit code
+/// (README, "Command-line reference and exit codes"): library errors by kind, I/O errors 3 (the message names the
+/// path), anything else is a bug: <c>error: internal error: TYPE: MESSAGE</c>, exit 1, with the stack trace only when
+/// <c>EMBEDDINGGEMMA_DEBUG=1</c>.
+/// </summary>
 internal static class CliErrors
 {
     public static async Task<int> RunAsync(RootCommand root, string[] args)
@@ -28,25 +33,36 @@ internal static class CliErrors
             }
             return await parse.InvokeAsync(configuration).ConfigureAwait(false);
         }
-        catch (EmbeddingGemmaException e)
+        catch (Exception e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.For(e.Kind);
-        }
-        catch (OperationCanceledException)
-        {
-            await Console.Error.WriteLineAsync("cancelled").ConfigureAwait(false);
-            return ExitCodes.Cancelled;
-        }
-        catch (FileNotFoundException e)
-        {
-            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.BadFile;
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.BadFile;
+            var (code, message) = Describe(e);
+            await Console.Error.WriteLineAsync(message).ConfigureAwait(false);
+            if (code == ExitCodes.InternalError && Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_DEBUG") == "1")
+            {
+                await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            }
+            return code;
         }
     }
+
+    /// <summary>The exit code and the one stderr line for <paramref name="e"/>.</summary>
+    internal static (int Code, string Line) Describe(Exception e)
+    {
+        // Parallel loops wrap the real error: report it (one of them) as if thrown directly.
+        while (e is AggregateException { InnerExceptions.Count: >= 1 } a)
+        {
+            e = a.InnerExceptions[0];
+        }
+        return e switch
+        {
+            EmbeddingGemmaException g => (ExitCodes.For(g.Kind), $"error: {OneLine(g.Message)}"),
+            OperationCanceledException => (ExitCodes.Cancelled, "error: cancelled"),
+            // File and folder problems (missing, unreadable, unwritable, a folder for a file, disk full): exit 3 naming the path.
+            FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException =>
+                (ExitCodes.BadFile, $"error: {OneLine(e.Message)}"),
+            _ => (ExitCodes.InternalError, $"error: internal error: {e.GetType().FullName}: {OneLine(e.Message)} (a bug: please report it; EMBEDDINGGEMMA_DEBUG=1 prints the stack trace)"),
+        };
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 }

@@ -72,7 +72,9 @@ public sealed class ErrorTests : IClassFixture<LimitedServerFixture>
     [InlineData("{\"texts\": [\"a\"], \"dimensions\": 0}", "`dimensions` must be between 1 and 768")]
     [InlineData("{\"texts\": [\"a\"], \"dimensions\": 769}", "`dimensions` must be between 1 and 768")]
     [InlineData("{\"texts\": [\"a\"], \"dimensions\": -128}", "`dimensions` must be between 1 and 768")]
-    [InlineData("{\"texts\": [\"a\"], \"dimensions\": 99999999999}", "`dimensions` must be between 1 and 768")]
+    [InlineData("{\"texts\": [\"a\"], \"dimensions\": 99999999999}", "`dimensions` is out of range: 99999999999 does not fit a 32-bit integer")]
+    [InlineData("{\"texts\": [\"a\"], \"dimensions\": 2147483648}", "`dimensions` is out of range: 2147483648 does not fit a 32-bit integer")]   // DimensionsTooBigForInt32IsA400NamingTheValueAsSent
+    [InlineData("{\"texts\": [\"a\"], \"dimensions\": -99999999999999999999999}", "`dimensions` is out of range: -99999999999999999999999")]
     [InlineData("{\"inputs\": [2, -5, 1]}", "token id -5 at position 1 is negative")]
     [InlineData("{\"inputs\": [[2, 1], [2, 262145, 1]]}", "`inputs[1]`: token id 262145 at position 1 is outside the vocabulary; ids must be in [0, 262144)")]
     [InlineData("{\"inputs\": [2, 262144, 1]}", "token id 262144 at position 1 is outside the vocabulary (<image_soft_token>, which has no row in the embedding table)")]

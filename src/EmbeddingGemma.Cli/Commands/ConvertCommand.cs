@@ -17,9 +17,10 @@ internal static class ConvertCommand
         command.Options.Add(type);
         command.SetAction((ParseResult p) =>
         {
-            var ckpt = ModelCheckpoint.Read(p.GetValue(model)!);
             var t = MakeModelCommand.ParseType(p.GetValue(type)!, "--type");
             var outPath = p.GetValue(output)!;
+            CliFiles.CheckOutputPath(outPath, folder: !outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase), "--out");
+            var ckpt = ModelCheckpoint.Read(p.GetValue(model)!);
             if (outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
             {
                 ckpt.WriteGguf(outPath, t);

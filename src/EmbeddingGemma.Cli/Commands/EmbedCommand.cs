@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using EmbeddingGemma.Embeddings;
+using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
 
 namespace EmbeddingGemma.Cli.Commands;
@@ -63,62 +64,79 @@ internal static class EmbedCommand
                 Truncate = !p.GetValue(noTruncate),
                 BatchSize = p.GetValue(batch),
             };
-            var lines = await ReadLinesAsync(p.GetValue(input), ct).ConfigureAwait(false);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)), ct);
-            var loadSeconds = clock.Elapsed.TotalSeconds;
-            float[][] vectors;
-            if (p.GetValue(ids))
+            // The output is created before any work: an unwritable path fails now, not after every vector was computed.
+            var outputPath = p.GetValue(output);
+            var created = outputPath is not null and not "-" && !File.Exists(outputPath);
+            var stream = CliFiles.CreateOutput(outputPath);
+            var done = false;
+            try
             {
-                var seqs = lines.Select((l, i) => ParseIds(l, i + 1)).ToList();
-                vectors = m.EncodeTokenIds(seqs, options, null, ct);
+                var lines = await CliFiles.ReadLinesAsync(p.GetValue(input), ct).ConfigureAwait(false);
+                for (var i = 0; i < lines.Count; i++)
+                {
+                    // The HTTP service refuses empty strings; so does the CLI, for plain lines, --jsonl and --ids alike.
+                    if (string.IsNullOrWhiteSpace(lines[i]))
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"line {i + 1}: empty input line; every line must hold {(p.GetValue(ids) ? "a JSON array of token ids" : p.GetValue(jsonl) ? "a JSON value with text" : "text")}.");
+                    }
+                }
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)), ct);
+                if (m.Tokenizer is null && !p.GetValue(ids))
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.NotFound,
+                        $"{m.Source}: the model has no tokenizer (no tokenizer.json beside it and no GGUF vocabulary); add tokenizer.json or give token ids with --ids.") { FilePath = m.Source };
+                }
+                var loadSeconds = clock.Elapsed.TotalSeconds;
+                float[][] vectors;
+                if (p.GetValue(ids))
+                {
+                    var seqs = lines.Select((l, i) => ParseIds(l, i + 1)).ToList();
+                    vectors = m.EncodeTokenIds(seqs, options, null, ct);
+                }
+                else if (p.GetValue(jsonl))
+                {
+                    var parsed = lines.Select((l, i) => ParseJsonLine(l, i + 1)).ToList();
+                    var inputs = parsed.Select(x => m.Tokenize(x.Text, options with { Title = x.Title ?? options.Title })).ToList();
+                    vectors = m.EmbedTokenized(inputs, options, null, ct).Select(r => r.Vector).ToArray();
+                }
+                else
+                {
+                    vectors = m.Encode(lines, options, null, ct);
+                }
+                CliVectors.RequireFinite(vectors, m);
+                await WriteAsync(vectors, fmt, stream, ct).ConfigureAwait(false);
+                done = true;
+                if (p.GetValue(verbose))
+                {
+                    var engine = m.Encoder is EmbeddingGemma.Model.Fast.FastSequenceEncoder ? "fast engine" : m.Encoder.GetType().Name;
+                    Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"embed: {vectors.Length} vectors of {(vectors.Length > 0 ? vectors[0].Length : m.Dimensions)} from {m.Source}: {m.WeightType} weights ({m.Weights.Source.Format}) in the {engine}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}, kernels {EmbeddingGemma.Numerics.KernelCatalog.Default.Description}; load {loadSeconds:F2} s, total {clock.Elapsed.TotalSeconds:F2} s"));
+                }
             }
-            else if (p.GetValue(jsonl))
+            finally
             {
-                var parsed = lines.Select((l, i) => ParseJsonLine(l, i + 1)).ToList();
-                var inputs = parsed.Select(x => m.Tokenize(x.Text, options with { Title = x.Title ?? options.Title })).ToList();
-                vectors = m.EmbedTokenized(inputs, options, null, ct).Select(r => r.Vector).ToArray();
-            }
-            else
-            {
-                vectors = m.Encode(lines, options, null, ct);
-            }
-            await WriteAsync(vectors, fmt, p.GetValue(output), ct).ConfigureAwait(false);
-            if (p.GetValue(verbose))
-            {
-                var engine = m.Encoder is EmbeddingGemma.Model.Fast.FastSequenceEncoder ? "fast engine" : m.Encoder.GetType().Name;
-                Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"embed: {vectors.Length} vectors of {(vectors.Length > 0 ? vectors[0].Length : m.Dimensions)} from {m.Source}: {m.WeightType} weights ({m.Weights.Source.Format}) in the {engine}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}, kernels {EmbeddingGemma.Numerics.KernelCatalog.Default.Description}; load {loadSeconds:F2} s, total {clock.Elapsed.TotalSeconds:F2} s"));
+                await stream.DisposeAsync().ConfigureAwait(false);
+                if (!done && created)
+                {
+                    File.Delete(outputPath!);   // no empty or partial file left behind by a failed run
+                }
             }
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    private static async Task<List<string>> ReadLinesAsync(string? path, CancellationToken ct)
-    {
-        if (path is not null && !File.Exists(path))
-        {
-            throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Input file not found: {path}") { FilePath = path };
-        }
-        using var reader = path is null ? new StreamReader(Console.OpenStandardInput(), Encoding.UTF8) : new StreamReader(path, Encoding.UTF8);
-        var lines = new List<string>();
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
-        {
-            lines.Add(line);
-        }
-        return lines;
-    }
-
     private static int[] ParseIds(string line, int lineNo)
     {
         try
         {
-            return JsonSerializer.Deserialize<int[]>(line) ?? throw new JsonException("null");
+            var ids = JsonSerializer.Deserialize<int[]>(line) ?? throw new JsonException("null");
+            return ids.Length > 0 ? ids : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"line {lineNo}: empty token id array; every line needs at least one id.");
         }
         catch (JsonException e)
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Line {lineNo}: expected a JSON array of token ids, e.g. [2, 9259, 1902, 1] ({e.Message}).");
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"line {lineNo}: expected a JSON array of token ids, e.g. [2, 9259, 1902, 1] ({e.Message}).");
         }
     }
 
@@ -128,30 +146,37 @@ internal static class EmbedCommand
         {
             using var doc = JsonDocument.Parse(line);
             var r = doc.RootElement;
+            string? text = null, title = null;
             if (r.ValueKind == JsonValueKind.String)
             {
-                return (r.GetString()!, null);
+                text = Utf8LineReader.GetJsonString(r, lineNo, "(the line's string)");
             }
-            if (r.ValueKind == JsonValueKind.Object && r.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            else if (r.ValueKind == JsonValueKind.Object && r.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
             {
-                return (t.GetString()!, r.TryGetProperty("title", out var ti) && ti.ValueKind == JsonValueKind.String ? ti.GetString() : null);
+                text = Utf8LineReader.GetJsonString(t, lineNo, "\"text\"");
+                title = r.TryGetProperty("title", out var ti) && ti.ValueKind == JsonValueKind.String ? Utf8LineReader.GetJsonString(ti, lineNo, "\"title\"") : null;
+            }
+            if (text is not null)
+            {
+                return string.IsNullOrWhiteSpace(text)
+                    ? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"line {lineNo}: the text is empty; every input must contain text.")
+                    : (text, title);
             }
         }
         catch (JsonException)
         {
         }
-        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Line {lineNo}: expected a JSON string or an object with a \"text\" string.");
+        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"line {lineNo}: expected a JSON string or an object with a \"text\" string.");
     }
 
-    internal static async Task WriteAsync(float[][] vectors, string format, string? path, CancellationToken ct)
+    internal static async Task WriteAsync(float[][] vectors, string format, Stream stream, CancellationToken ct)
     {
-        using var stream = path is null ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Create, FileAccess.Write);
         if (format == "npy")
         {
             WriteNpy(stream, vectors);
             return;
         }
-        using var w = new StreamWriter(stream, new UTF8Encoding(false));
+        await using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
         var sb = new StringBuilder();
         foreach (var v in vectors)
         {

@@ -33,6 +33,16 @@ internal static class MakeModelCommand
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "Give --out DIR and/or --gguf FILE.");
             }
+            // Checked before any work; the weight files are then written through temporary files renamed into place,
+            // so a model in use (memory-mapped by a server) keeps its bytes and a failure leaves no torn file.
+            if (outPath is not null)
+            {
+                CliFiles.CheckOutputPath(outPath, folder: true, "--out");
+            }
+            if (ggufPath is not null)
+            {
+                CliFiles.CheckOutputPath(ggufPath, folder: false, "--gguf");
+            }
             var overrides = p.GetValue(set) ?? [];
             var ckpt = RandomModel.Create(p.GetValue(shape)!, p.GetValue(seed), c => ApplyOverrides(c, overrides), p.GetValue(tokenizer), p.GetValue(dense));
             if (outPath is not null)

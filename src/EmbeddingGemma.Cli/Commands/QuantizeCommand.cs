@@ -20,6 +20,7 @@ internal static class QuantizeCommand
         {
             var scheme = ModelQuantizer.Parse(p.GetValue(type)!);
             var outPath = p.GetValue(output)!;
+            CliFiles.CheckOutputPath(outPath, folder: false, "--out");
             var counts = ModelQuantizer.Quantize(p.GetValue(model)!, scheme, outPath);
             var summary = new Dictionary<string, object>
             {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EmbeddingGemma.Formats;
 using EmbeddingGemma.Tokenization;
 
 namespace EmbeddingGemma.Cli.Commands;
@@ -68,26 +69,33 @@ internal static class TokenizeCommand
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--max-length must be at least 1, found {max}");
         }
-        TextReader reader;
-        if (settings.InputPath is null or "-")
+        var specials = settings.NoSpecial ? 0 : (tokenizer.AddBosToken ? 1 : 0) + (tokenizer.AddEosToken ? 1 : 0);
+        if (settings.MaxLength is int cap && cap < specials)
         {
-            reader = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"--max-length must be at least {specials} to hold <bos> and <eos> (or add --no-special), found {cap}");
         }
-        else
-        {
-            if (!File.Exists(settings.InputPath))
-            {
-                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"{settings.InputPath}: input file not found") { FilePath = settings.InputPath };
-            }
-            reader = new StreamReader(settings.InputPath, new UTF8Encoding(false));
-        }
-        using (reader)
-        {
-            return await RunAsync(tokenizer, settings, reader, output, errors, ct).ConfigureAwait(false);
-        }
+        using var reader = CliFiles.OpenLines(settings.InputPath);
+        return await RunAsync(tokenizer, settings, new LineSource(reader), output, errors, ct).ConfigureAwait(false);
     }
 
-    internal static async Task<int> RunAsync(GemmaTokenizer tokenizer, Settings settings, TextReader input, TextWriter output, TextWriter errors, CancellationToken ct)
+    internal static Task<int> RunAsync(GemmaTokenizer tokenizer, Settings settings, TextReader input, TextWriter output, TextWriter errors, CancellationToken ct) =>
+        RunAsync(tokenizer, settings, new LineSource(input), output, errors, ct);
+
+    /// <summary>Lines from a strict UTF-8 reader (the command) or a TextReader (tests).</summary>
+    private sealed class LineSource
+    {
+        private readonly Utf8LineReader? _strict;
+        private readonly TextReader? _text;
+
+        public LineSource(Utf8LineReader strict) => _strict = strict;
+
+        public LineSource(TextReader text) => _text = text;
+
+        public ValueTask<string?> ReadLineAsync(CancellationToken ct) => _strict is not null ? _strict.ReadLineAsync(ct) : _text!.ReadLineAsync(ct);
+    }
+
+    private static async Task<int> RunAsync(GemmaTokenizer tokenizer, Settings settings, LineSource input, TextWriter output, TextWriter errors, CancellationToken ct)
     {
         var lineNumber = 0;
         var truncatedCount = 0;
@@ -152,7 +160,16 @@ internal static class TokenizeCommand
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
                     $"input line {lineNumber}: expected one JSON string per line (--jsonl), found {(reader.TokenType == JsonTokenType.None ? "an empty line" : reader.TokenType.ToString())}");
             }
-            var text = reader.GetString()!;
+            string text;
+            try
+            {
+                text = reader.GetString()!;
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                    $"line {lineNumber}: unpaired surrogate (invalid UTF-16 escape) in field (the line's string); the text must be valid Unicode.", e);
+            }
             if (reader.Read())
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"input line {lineNumber}: more than one JSON value on the line");

@@ -47,7 +47,9 @@ public static class DocumentReader
     public static IEnumerable<SearchDocument> ReadJsonLines(string file)
     {
         int lineNo = 0;
-        foreach (var line in File.ReadLines(file))
+        // Strict UTF-8, line by line: invalid bytes are refused naming the line (InvalidArgument), never decoded to U+FFFD.
+        using var reader = EmbeddingGemma.Formats.Utf8LineReader.Open(file);
+        while (ReadLine(reader, file) is { } line)
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line))
@@ -63,11 +65,51 @@ public static class DocumentReader
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{file}:{lineNo}: not a JSON object ({e.Message}).", e) { FilePath = file };
             }
+            catch (EmbeddingGemmaException e) when (e.Kind == ErrorKind.InvalidArgument)
+            {
+                // text that is not Unicode: the CLI's one rule for malformed text, "line N: ... in field ..." (exit 2)
+                throw new EmbeddingGemmaException(e.Kind, $"{file}: line {lineNo}: {e.Message}", e) { FilePath = file };
+            }
             catch (EmbeddingGemmaException e)
             {
                 throw new EmbeddingGemmaException(e.Kind, $"{file}:{lineNo}: {e.Message}", e) { FilePath = file };
             }
             yield return doc;
+        }
+    }
+
+    private static string? ReadLine(EmbeddingGemma.Formats.Utf8LineReader reader, string file)
+    {
+        try
+        {
+            return reader.ReadLine();
+        }
+        catch (EmbeddingGemmaException e)
+        {
+            throw new EmbeddingGemmaException(e.Kind, $"{file}: {e.Message}", e) { FilePath = file };
+        }
+    }
+
+    /// <summary>Refuses a JSON string whose escapes decode to an unpaired surrogate ("\ud800": not text), naming the field, as the HTTP service does.</summary>
+    private static void RequireText(JsonElement e, string field)
+    {
+        if (e.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                _ = e.GetString();
+            }
+            catch (InvalidOperationException x)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"unpaired surrogate (invalid UTF-16 escape) in field '{field}'; the text must be valid Unicode.", x);
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in e.EnumerateObject())
+            {
+                RequireText(p.Value, $"{field}.{p.Name}");
+            }
         }
     }
 
@@ -78,6 +120,10 @@ public static class DocumentReader
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, "expected a JSON object");
+        }
+        foreach (var p in root.EnumerateObject())
+        {
+            RequireText(p.Value, p.Name);
         }
         string? id = null, title = null, text = null;
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -263,6 +263,9 @@ internal static class JsonRequest
         };
     }
 
+    private static bool IsInteger(string raw) =>
+        raw.TrimStart('-').All(char.IsAsciiDigit);
+
     public static int? OptionalInt(JsonElement root, string name)
     {
         if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
@@ -277,9 +280,10 @@ internal static class JsonRequest
         {
             return i;
         }
-        if (v.TryGetInt64(out long l))
+        if (v.TryGetInt64(out _) || IsInteger(v.GetRawText()))
         {
-            return l < 0 ? int.MinValue : int.MaxValue; // out of every valid range: reported by the range check
+            // Never clamped: 2147483648 must not be reported (or used) as 2147483647. The value is quoted as sent.
+            throw new ApiException(ApiErrorType.Validation, $"`{name}` is out of range: {v.GetRawText()} does not fit a 32-bit integer.", name);
         }
         throw new ApiException(ApiErrorType.Validation, $"`{name}` must be an integer; got {v.GetRawText()}.", name);
     }

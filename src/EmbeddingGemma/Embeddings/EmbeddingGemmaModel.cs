@@ -243,8 +243,29 @@ public sealed class EmbeddingGemmaModel : IDisposable
         {
             return null;
         }
-        using var doc = JsonDocument.Parse(File.ReadAllText(p));
-        return doc.RootElement.TryGetProperty("max_seq_length", out var m) && m.TryGetInt32(out var v) && v > 0 ? v : null;
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllText(p));
+        }
+        catch (JsonException e)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{p}: invalid JSON ({e.Message}).", e) { FilePath = p };
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{p}: expected a JSON object.") { FilePath = p };
+            }
+            if (!doc.RootElement.TryGetProperty("max_seq_length", out var m) || m.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            // sentence-transformers needs at least room for <bos> and <eos>; anything else would be silently replaced.
+            return m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var v) && v >= 2 ? v
+                : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{p}: field 'max_seq_length' must be an integer of at least 2, got {m.GetRawText()}.") { FilePath = p };
+        }
     }
 
     private GemmaTokenizer RequireTokenizer() => _tokenizer ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
@@ -259,19 +280,68 @@ public sealed class EmbeddingGemmaModel : IDisposable
         return TokenizeWithPrompt(text, prompt, options, 0);
     }
 
+    /// <summary>Characters tokenized per allowed token before a long input is cut (Gemma pieces average ~4 characters; 32 leaves a wide margin).</summary>
+    internal const int PrefixCharsPerToken = 32;
+
     private TokenizedInput TokenizeWithPrompt(string text, string? prompt, EncodeOptions options, int index)
     {
         var tok = RequireTokenizer();
         var max = MaxTokenLimit(options);
-        // sentence-transformers strips the input after prepending the prompt (Transformer.tokenize).
-        var full = ((prompt ?? "") + text).Trim();
-        var ids = tok.EncodeToIds(full, max, out var truncated, out var count);
+        // sentence-transformers strips the input after prepending the prompt (Transformer.tokenize). The trim of the
+        // start reaches into the text only when the prompt is empty or all whitespace.
+        var promptText = prompt ?? "";
+        var start = 0;
+        if (string.IsNullOrWhiteSpace(promptText))
+        {
+            while (start < text.Length && char.IsWhiteSpace(text[start]))
+            {
+                start++;
+            }
+        }
+        // A long input is tokenized by prefix only (bounded work and memory whatever its length): the first
+        // max * 32 characters, cut before a word, growing 4x while the prefix still yields no more than max tokens.
+        // The kept ids are then those of the whole text; OriginalTokenCount is a lower bound (OriginalTokenCountIsExact false).
+        for (var budget = (long)max * PrefixCharsPerToken; budget < text.Length - start; budget *= 4)
+        {
+            var cut = PrefixCut(text, start, (int)budget);
+            var part = (promptText + text.AsSpan(start, cut - start).ToString()).Trim();
+            var ids = tok.EncodeToIds(part, max, out var cutTruncated, out var prefixCount);
+            if (cutTruncated)
+            {
+                if (!options.Truncate)
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InputTooLong,
+                        $"Input {index} has at least {prefixCount} tokens (prompt and <bos>/<eos> included; counted on its first {cut - start} of {text.Length} characters), more than the limit of {max}; set Truncate = true to cut it.");
+                }
+                return new TokenizedInput(ids, true, prompt) { OriginalTokenCount = prefixCount, OriginalTokenCountIsExact = false };
+            }
+        }
+        var full = (promptText + text).Trim();
+        var all = tok.EncodeToIds(full, max, out var truncated, out var count);
         if (truncated && !options.Truncate)
         {
             throw new EmbeddingGemmaException(ErrorKind.InputTooLong,
                 $"Input {index} has {count} tokens (prompt and <bos>/<eos> included), more than the limit of {max}; set Truncate = true to cut it.");
         }
-        return new TokenizedInput(ids, truncated, prompt) { OriginalTokenCount = count };
+        return new TokenizedInput(all, truncated, prompt) { OriginalTokenCount = count };
+    }
+
+    /// <summary>
+    /// End of a prefix of <paramref name="text"/> from <paramref name="start"/> of about <paramref name="length"/> characters:
+    /// just before a space that follows a non-whitespace character (where the tokenizer starts a new word, so the
+    /// prefix's tokens are the text's), searched back over the last half; else a char boundary that splits no surrogate pair.
+    /// </summary>
+    internal static int PrefixCut(string text, int start, int length)
+    {
+        var end = start + length;
+        for (var p = end; p > start + length / 2; p--)
+        {
+            if (text[p] == ' ' && !char.IsWhiteSpace(text[p - 1]))
+            {
+                return p;
+            }
+        }
+        return char.IsLowSurrogate(text[end]) && char.IsHighSurrogate(text[end - 1]) ? end - 1 : end;
     }
 
     private int MaxTokenLimit(EncodeOptions options)
@@ -412,11 +482,17 @@ public sealed class EmbeddingGemmaModel : IDisposable
         return results;
     }
 
+    /// <summary>The Matryoshka sizes EmbeddingGemma-300M was trained for (model card).</summary>
+    private static readonly int[] MatryoshkaSizes = [768, 512, 256, 128];
+
     private void ValidateOptions(EncodeOptions options)
     {
         if (options.Dimensions is { } d && (d < 1 || d > Dimensions))
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Dimensions must be between 1 and {Dimensions} (trained Matryoshka sizes: 768, 512, 256, 128), got {d}.");
+            // Only the trained Matryoshka sizes this model has (a smaller model has none of them, or fewer).
+            var trained = MatryoshkaSizes.Where(x => x <= Dimensions).ToList();
+            var hint = trained.Count > 0 ? $" (trained Matryoshka sizes: {string.Join(", ", trained)})" : "";
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Dimensions must be between 1 and {Dimensions}{hint}, got {d}.");
         }
         if (options.BatchSize < 1)
         {

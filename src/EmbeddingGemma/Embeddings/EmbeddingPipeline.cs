@@ -69,9 +69,13 @@ public sealed class EmbeddingPipeline
         ArgumentNullException.ThrowIfNull(weights);
         var files = weights.Files;
         var h = weights.Config.HiddenSize;
+        // Without modules.json the standard modules apply, and their side files (1_Pooling, 2_Dense, 3_Dense
+        // config.json) are still checked: an invalid out_features is an error, never ignored.
         var modules = folder is not null && File.Exists(Path.Combine(folder, "modules.json"))
             ? ReadModules(folder, h)
-            : [new Module("Transformer", ""), new Module("Pooling", "1_Pooling"), new Module("Dense", "2_Dense"), new Module("Dense", "3_Dense"), new Module("Normalize", "4_Normalize")];
+            : folder is not null
+                ? [new Module("Transformer", ""), CheckedPooling(folder, "1_Pooling"), ReadDense(folder, "2_Dense"), ReadDense(folder, "3_Dense"), new Module("Normalize", "4_Normalize")]
+                : [new Module("Transformer", ""), new Module("Pooling", "1_Pooling"), new Module("Dense", "2_Dense"), new Module("Dense", "3_Dense"), new Module("Normalize", "4_Normalize")];
         var stages = new List<PipelineStage>
         {
             new(PipelineStageKind.Prompt, "prompt"),
@@ -134,7 +138,7 @@ public sealed class EmbeddingPipeline
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{files.Location}: the Dense modules end at {inFeatures} features; Matryoshka truncation needs them to return to the hidden size {h}.");
         }
-        if (dense.Count > 0 && haveDense && stages.Count(s => s.Kind == PipelineStageKind.Dense) != 2)
+        if (haveDense && stages.Count(s => s.Kind == PipelineStageKind.Dense) != 2)
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{folder}: modules.json lists {dense.Count} Dense modules; EmbeddingGemma has 2 (2_Dense, 3_Dense).");
         }
@@ -164,7 +168,13 @@ public sealed class EmbeddingPipeline
                     throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: module {i} is not an object.") { FilePath = path };
                 }
                 var type = m.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: module {i} has no string 'type'.") { FilePath = path };
-                var sub = m.TryGetProperty("path", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
+                var sub = !m.TryGetProperty("path", out var p) ? ""
+                    : p.ValueKind == JsonValueKind.String ? p.GetString()!
+                    : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: module {i} has a 'path' that is not a string ({p.GetRawText()}).") { FilePath = path };
+                if (sub.Contains("..", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(sub))
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: module {i} has path '{sub}'; module paths are sub-folders of the model folder.") { FilePath = path };
+                }
                 var kind = type[(type.LastIndexOf('.') + 1)..];
                 switch (kind)
                 {
@@ -199,6 +209,12 @@ public sealed class EmbeddingPipeline
         }
         _ = hidden;
         return list;
+    }
+
+    private static Module CheckedPooling(string folder, string sub)
+    {
+        CheckPooling(folder, sub);
+        return new Module("Pooling", sub);
     }
 
     private static void CheckPooling(string folder, string sub)

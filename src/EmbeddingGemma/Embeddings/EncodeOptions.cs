@@ -58,8 +58,16 @@ public sealed record TokenizedInput(int[] Ids, bool Truncated, string? Prompt = 
     /// <summary>Number of tokens fed to the encoder.</summary>
     public int TokenCount => Ids.Length;
 
-    /// <summary>Tokens of the whole input before truncation (prompt and specials included); equals <see cref="TokenCount"/> when not truncated.</summary>
+    /// <summary>
+    /// Tokens of the whole input before truncation (prompt and specials included); equals <see cref="TokenCount"/> when
+    /// not truncated. A very long text (more than max tokens x 32 characters) is tokenized by prefix only, so its work
+    /// and memory stay bounded: then <see cref="OriginalTokenCountIsExact"/> is false and this is the count of the
+    /// prefix, a lower bound (still above the limit, so <see cref="Truncated"/> is right).
+    /// </summary>
     public int OriginalTokenCount { get; init; } = -1;
+
+    /// <summary>False when <see cref="OriginalTokenCount"/> is a lower bound (only a prefix of a very long text was tokenized).</summary>
+    public bool OriginalTokenCountIsExact { get; init; } = true;
 
     /// <summary><see cref="OriginalTokenCount"/>, or <see cref="TokenCount"/> where it was not recorded.</summary>
     public int FullTokenCount => OriginalTokenCount >= 0 ? OriginalTokenCount : Ids.Length;

@@ -74,14 +74,23 @@ public static class ModelPrompts
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            if (!doc.RootElement.TryGetProperty("prompts", out var p) || p.ValueKind != JsonValueKind.Object)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: expected a JSON object.") { FilePath = path };
+            }
+            if (!doc.RootElement.TryGetProperty("prompts", out var p) || p.ValueKind == JsonValueKind.Null)
             {
                 return null;
+            }
+            if (p.ValueKind != JsonValueKind.Object)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: field 'prompts' must be an object of name -> prompt strings, got {p.ValueKind}.") { FilePath = path };
             }
             var result = new OrderedPrompts();
             foreach (var e in p.EnumerateObject())
             {
-                result[e.Name] = e.Value.GetString() ?? "";
+                result[e.Name] = e.Value.ValueKind == JsonValueKind.String ? e.Value.GetString()!
+                    : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{path}: field 'prompts.{e.Name}' must be a string, got {e.Value.GetRawText()}.") { FilePath = path };
             }
             return result;
         }

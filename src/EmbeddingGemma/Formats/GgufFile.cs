@@ -261,6 +261,7 @@ public sealed class GgufFile : ITensorFile
                 throw r.Bad($"tensor '{name}' appears twice");
             }
         }
+        TensorRanges.CheckNoOverlap(tensors.Values, r.Bad);
         return new GgufFile(f, version, metadata, tensors, dataStart, alignment);
     }
 

@@ -76,7 +76,12 @@ public sealed class GgufWriter
         {
             AddUInt32("general.alignment", (uint)Alignment);
         }
-        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        // Through a temporary file renamed over the destination: a reader mapping the old file keeps its bytes.
+        AtomicFile.Write(path, WriteTo);
+    }
+
+    private void WriteTo(FileStream fs)
+    {
         using var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true);
         w.Write(0x46554747u);
         w.Write(3u);

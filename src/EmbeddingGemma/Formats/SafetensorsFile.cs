@@ -111,9 +111,13 @@ public sealed class SafetensorsFile : ITensorFile
                     }
                     continue;
                 }
-                tensors[prop.Name] = ParseTensor(f, prop, dataStart, dataLength);
+                if (!tensors.TryAdd(prop.Name, ParseTensor(f, prop, dataStart, dataLength)))
+                {
+                    throw Bad(f, $"tensor '{prop.Name}' appears twice in the header");
+                }
             }
         }
+        TensorRanges.CheckNoOverlap(tensors.Values, what => Bad(f, what));
         return new SafetensorsFile(f, tensors, metadata, dataStart);
     }
 
@@ -225,15 +229,18 @@ public static class SafetensorsWriter
         {
             header.Add((byte)' ');
         }
-        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Count);
-        fs.Write(len);
-        fs.Write(header.ToArray());
-        foreach (var t in list)
+        // Through a temporary file renamed over the destination: a reader mapping the old file keeps its bytes.
+        AtomicFile.Write(path, fs =>
         {
-            WriteValues(fs, t.Type, t.Values);
-        }
+            var len = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Count);
+            fs.Write(len);
+            fs.Write(header.ToArray());
+            foreach (var t in list)
+            {
+                WriteValues(fs, t.Type, t.Values);
+            }
+        });
     }
 
     internal static void WriteValues(Stream s, GgmlType type, float[] values)

@@ -97,3 +97,26 @@ public static class TensorFileExtensions
         }
     }
 }
+
+/// <summary>Checks shared by the readers on a file's tensor table.</summary>
+internal static class TensorRanges
+{
+    /// <summary>
+    /// Refuses tensors whose byte ranges overlap (a corrupt or hand-edited header would otherwise make two tensors
+    /// alias the same bytes and load silently): ranges sorted by start, each must begin at or after the previous end.
+    /// Empty tensors take no bytes and are skipped. <paramref name="bad"/> builds the error from its message.
+    /// </summary>
+    public static void CheckNoOverlap(IEnumerable<TensorInfo> tensors, Func<string, EmbeddingGemmaException> bad)
+    {
+        TensorInfo? previous = null;
+        foreach (var t in tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.DataOffset).ThenBy(t => t.DataOffset + t.ByteLength))
+        {
+            if (previous is not null && t.DataOffset < previous.DataOffset + previous.ByteLength)
+            {
+                throw bad($"tensors '{previous.Name}' (bytes {previous.DataOffset}..{previous.DataOffset + previous.ByteLength}) and '{t.Name}' "
+                    + $"(bytes {t.DataOffset}..{t.DataOffset + t.ByteLength}) overlap; the header's offsets are corrupt");
+            }
+            previous = t;
+        }
+    }
+}

@@ -127,18 +127,21 @@ public sealed record GemmaConfig
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{source}: field '{field}' {expectation}.") { FilePath = source };
             }
         }
-        Need(HiddenSize > 0, "hidden_size", $"must be positive, got {HiddenSize}");
-        Need(IntermediateSize > 0, "intermediate_size", $"must be positive, got {IntermediateSize}");
-        Need(NumHiddenLayers > 0, "num_hidden_layers", $"must be positive, got {NumHiddenLayers}");
-        Need(NumAttentionHeads > 0, "num_attention_heads", $"must be positive, got {NumAttentionHeads}");
+        // Upper bounds far above any real model keep every size product (heads * head_dim, rows * cols) inside int.
+        const int MaxDim = 1 << 20;
+        Need(HiddenSize > 0 && HiddenSize <= MaxDim, "hidden_size", $"must be 1..{MaxDim}, got {HiddenSize}");
+        Need(IntermediateSize > 0 && IntermediateSize <= MaxDim, "intermediate_size", $"must be 1..{MaxDim}, got {IntermediateSize}");
+        Need(NumHiddenLayers > 0 && NumHiddenLayers <= 4096, "num_hidden_layers", $"must be 1..4096, got {NumHiddenLayers}");
+        Need(NumAttentionHeads > 0 && NumAttentionHeads <= MaxDim, "num_attention_heads", $"must be 1..{MaxDim}, got {NumAttentionHeads}");
         Need(NumKeyValueHeads > 0 && NumAttentionHeads % NumKeyValueHeads == 0, "num_key_value_heads", $"must divide num_attention_heads ({NumAttentionHeads}), got {NumKeyValueHeads}");
-        Need(HeadDim > 0 && HeadDim % 2 == 0, "head_dim", $"must be positive and even (RoPE rotates pairs), got {HeadDim}");
+        Need(HeadDim > 0 && HeadDim % 2 == 0 && HeadDim <= MaxDim, "head_dim", $"must be positive, even (RoPE rotates pairs) and at most {MaxDim}, got {HeadDim}");
+        Need((long)NumAttentionHeads * HeadDim <= MaxDim, "num_attention_heads * head_dim", $"must be at most {MaxDim}, got {(long)NumAttentionHeads * HeadDim}");
         Need(VocabSize > 0, "vocab_size", $"must be positive, got {VocabSize}");
-        Need(MaxPositionEmbeddings > 0, "max_position_embeddings", $"must be positive, got {MaxPositionEmbeddings}");
+        Need(MaxPositionEmbeddings > 0 && MaxPositionEmbeddings <= MaxDim, "max_position_embeddings", $"must be 1..{MaxDim}, got {MaxPositionEmbeddings}");
         Need(SlidingWindow >= 2, "sliding_window", $"must be at least 2, got {SlidingWindow}");
         Need(SlidingWindowPattern > 0, "_sliding_window_pattern", $"must be positive, got {SlidingWindowPattern}");
-        Need(RopeTheta > 0 && RopeLocalBaseFreq > 0, "rope_theta/rope_local_base_freq", "must be positive");
-        Need(QueryPreAttnScalar > 0, "query_pre_attn_scalar", $"must be positive, got {QueryPreAttnScalar}");
+        Need(RopeTheta > 0 && RopeLocalBaseFreq > 0 && double.IsFinite(RopeTheta) && double.IsFinite(RopeLocalBaseFreq), "rope_theta/rope_local_base_freq", "must be positive and finite");
+        Need(QueryPreAttnScalar > 0 && double.IsFinite(QueryPreAttnScalar), "query_pre_attn_scalar", $"must be positive, got {QueryPreAttnScalar}");
         Need(RmsNormEps > 0 && RmsNormEps < 1, "rms_norm_eps", $"must be in (0, 1), got {RmsNormEps}");
         Need(HiddenActivation is "gelu_pytorch_tanh", "hidden_activation", $"must be gelu_pytorch_tanh, got {HiddenActivation}");
         Need(AttnLogitSoftcapping is null, "attn_logit_softcapping", "must be null (EmbeddingGemma has no softcapping)");

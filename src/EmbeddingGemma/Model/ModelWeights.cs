@@ -145,8 +145,14 @@ public sealed class ModelWeights : IDisposable
                 $"{gguf.Path}: general.architecture is '{arch}'; only 'gemma-embedding' (EmbeddingGemma) is supported.") { FilePath = gguf.Path };
         }
         var p = arch + ".";
-        int U(string k) => checked((int)gguf.GetUInt(p + k));
-        var layers = U("block_count");
+        // Every integer is range-checked here, naming the file and key: a cast or a modulo must never see a value
+        // the format allows but the model cannot have (0, 2^31, ...).
+        EmbeddingGemmaException Bad(string key, string what) =>
+            new(ErrorKind.InvalidFormat, $"{gguf.Path}: GGUF metadata key '{key}' {what}.") { FilePath = gguf.Path };
+        int Checked(string key, ulong v, int min, int max) =>
+            v < (ulong)min || v > (ulong)max ? throw Bad(key, $"is {v}, expected {min}..{max}") : (int)v;
+        int U(string k, int min = 1, int max = MaxGgufDimension) => Checked(p + k, gguf.GetUInt(p + k), min, max);
+        var layers = U("block_count", 1, 4096);
         var pattern = 6;
         string[]? layerTypes = null;
         if (gguf.Metadata.TryGetValue(p + "attention.sliding_window_pattern", out var pat))
@@ -154,14 +160,18 @@ public sealed class ModelWeights : IDisposable
             if (pat.Type == GgufValueType.Array && pat.Value is object[] arr && arr.All(o => o is bool))
             {
                 // per-layer bool array: true = sliding (llama.cpp swa_layers)
+                if (arr.Length != layers)
+                {
+                    throw Bad(p + "attention.sliding_window_pattern", $"has {arr.Length} entries, expected one per layer ({p}block_count = {layers})");
+                }
                 layerTypes = arr.Select(o => (bool)o ? "sliding_attention" : "full_attention").ToArray();
             }
             else
             {
-                pattern = checked((int)pat.AsUInt64());
+                pattern = Checked(p + "attention.sliding_window_pattern", gguf.GetUInt(p + "attention.sliding_window_pattern"), 1, 4096);
             }
         }
-        var vocab = gguf.Tensors.TryGetValue("token_embd.weight", out var te) ? checked((int)te.Shape[0]) : throw new EmbeddingGemmaException(
+        var vocab = gguf.Tensors.TryGetValue("token_embd.weight", out var te) ? (int)te.Shape[0] : throw new EmbeddingGemmaException(
             ErrorKind.InvalidFormat, $"{gguf.Path}: tensor 'token_embd.weight' is missing.") { FilePath = gguf.Path };
         var keyLength = U("attention.key_length");
         var cfg = new GemmaConfig
@@ -177,16 +187,16 @@ public sealed class ModelWeights : IDisposable
             SlidingWindow = U("attention.sliding_window"),
             SlidingWindowPattern = pattern,
             LayerTypes = layerTypes ?? GemmaConfig.DefaultLayerTypes(layers, pattern),
-            RopeTheta = gguf.TryGetDouble(p + "rope.freq_base") ?? 10_000.0,
-            RopeLocalBaseFreq = gguf.TryGetDouble(p + "rope.freq_base_swa") ?? 10_000.0,
+            RopeTheta = gguf.Has(p + "rope.freq_base") ? Real(p + "rope.freq_base", gguf.GetDouble(p + "rope.freq_base")) : 10_000.0,
+            RopeLocalBaseFreq = gguf.Has(p + "rope.freq_base_swa") ? Real(p + "rope.freq_base_swa", gguf.GetDouble(p + "rope.freq_base_swa")) : 10_000.0,
             // llama.cpp scales by 1/sqrt(key_length) for this arch; a GGUF cannot carry query_pre_attn_scalar.
             QueryPreAttnScalar = keyLength,
-            RmsNormEps = gguf.GetDouble(p + "attention.layer_norm_rms_epsilon"),
-            BosTokenId = (int)(gguf.TryGetUInt("tokenizer.ggml.bos_token_id") ?? 2),
-            EosTokenId = (int)(gguf.TryGetUInt("tokenizer.ggml.eos_token_id") ?? 1),
-            PadTokenId = (int)(gguf.TryGetUInt("tokenizer.ggml.padding_token_id") ?? 0),
+            RmsNormEps = Real(p + "attention.layer_norm_rms_epsilon", gguf.GetDouble(p + "attention.layer_norm_rms_epsilon")),
+            BosTokenId = Special("tokenizer.ggml.bos_token_id", 2),
+            EosTokenId = Special("tokenizer.ggml.eos_token_id", 1),
+            PadTokenId = Special("tokenizer.ggml.padding_token_id", 0),
         };
-        if (gguf.TryGetUInt(p + "attention.value_length") is { } vl && (int)vl != keyLength)
+        if (gguf.TryGetUInt(p + "attention.value_length") is { } vl && vl != (ulong)keyLength)
         {
             throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{gguf.Path}: attention.value_length {vl} differs from key_length {keyLength}.") { FilePath = gguf.Path };
         }
@@ -195,7 +205,14 @@ public sealed class ModelWeights : IDisposable
             throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{gguf.Path}: pooling_type is {pool}; EmbeddingGemma uses mean pooling (1).") { FilePath = gguf.Path };
         }
         return cfg.Validate(gguf.Path);
+
+        int Special(string key, int fallback) => gguf.TryGetUInt(key) is { } v ? Checked(key, v, 0, vocab - 1) : fallback;
+        double Real(string key, double? value) =>
+            value is { } d && !(double.IsFinite(d) && d > 0) ? throw Bad(key, $"is {d}, expected a positive finite number") : value ?? 0;
     }
+
+    /// <summary>The largest size any GGUF dimension key (embedding_length, head_count, ...) may have: far above any real model, small enough that products of two stay in range.</summary>
+    private const int MaxGgufDimension = 1 << 20;
 
     private static ModelWeights Build(GemmaConfig c, WeightFiles files, bool ownsFiles)
     {
