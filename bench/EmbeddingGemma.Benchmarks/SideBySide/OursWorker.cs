@@ -1,26 +1,23 @@
 using System.Diagnostics;
-using EmbeddingGemma.Model.Fast;
+using EmbeddingGemma.Embeddings;
+using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Benchmarks.SideBySide;
 
-/// <summary>Our engine in its own process: the GGUF's tensors used in place; output after dense_3 like llama.cpp's.</summary>
+/// <summary>
+/// Our engine in its own process, through the public API exactly as users run it: <see cref="EmbeddingGemmaModel.Load"/>
+/// with <see cref="ModelLoadOptions.Threads"/>, then <see cref="EmbeddingGemmaModel.EncodeTokenIds"/> with all sequences
+/// of a workload in one batch and Normalize = false: the output of the last Dense layer, like llama.cpp's gemma-embedding
+/// output after dense_3 (compared by cosine).
+/// </summary>
 internal static class OursWorker
 {
     public static void Run(string gguf, int threads, string which)
     {
         var sw = Stopwatch.StartNew();
-        using var enc = FastSequenceEncoder.OpenGguf(gguf, new FastEncoderOptions { Threads = threads });
+        using var model = EmbeddingGemmaModel.Load(gguf, new ModelLoadOptions { Threads = threads });
         var load = sw.Elapsed.TotalSeconds;
-        var h = enc.Config.HiddenSize;
-        Workloads.Measure($"EmbeddingGemma.NET ({enc.Engine.Kernels.Variant})", load, enc.Config.VocabSize, seqs =>
-        {
-            var flat = new float[seqs.Length * h];
-            enc.EncodeWithDense(seqs.Select(s => (ReadOnlyMemory<int>)s).ToArray(), flat);
-            return Enumerable.Range(0, seqs.Length).Select(i => flat.AsSpan(i * h, h).ToArray()).ToArray();
-        }, which);
-        if (EngineProfile.Enabled)
-        {
-            Console.Error.Write(EngineProfile.Report());
-        }
+        Workloads.Measure($"EmbeddingGemma.NET ({KernelCatalog.Default.Variant})", load, model.Config.VocabSize,
+            seqs => model.EncodeTokenIds(seqs, new EncodeOptions { Normalize = false, BatchSize = seqs.Length }), which);
     }
 }
