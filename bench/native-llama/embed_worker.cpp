@@ -14,8 +14,10 @@
 // here packs whole sequences, in order, into one decode until the next would exceed --pack tokens (a sequence longer
 // than that goes alone). --pack 0 means one sequence per decode, like the LLamaSharp worker. The attention mask of a
 // packed ubatch covers all its tokens, so packing trades attention work (quadratic in the ubatch) for larger, more
-// efficient matrix products; the default (512) is what was fastest here for the 256-token documents and the batch of
-// short inputs (see bench/native-llama/README in the repository README's Benchmarks section).
+// efficient matrix products (the LLamaSharp worker, one sequence per decode, runs the batch of 256 short inputs as
+// 256 tiny matrix products). The default, 512 tokens, packs two 256-token documents or ~25 short inputs per decode and
+// keeps the masked attention small; it has not been tuned on a quiet machine: pass --pack (side-by-side --pack N) to
+// try 0, 256, 1024, 2048 where that matters.
 #include "llama.h"
 
 #include <algorithm>
