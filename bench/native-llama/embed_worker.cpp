@@ -16,8 +16,10 @@
 // packed ubatch covers all its tokens, so packing trades attention work (quadratic in the ubatch) for larger, more
 // efficient matrix products (the LLamaSharp worker, one sequence per decode, runs the batch of 256 short inputs as
 // 256 tiny matrix products). The default, 512 tokens, packs two 256-token documents or ~25 short inputs per decode and
-// keeps the masked attention small; it has not been tuned on a quiet machine: pass --pack (side-by-side --pack N) to
-// try 0, 256, 1024, 2048 where that matters.
+// keeps the masked attention small. A/B on the Q4_0 (llama-quantize) file, 2 threads, on a heavily loaded VM (load
+// average 4-15, so only the large effects count): the batch of 256 short inputs took 101-109 s one sequence per decode,
+// 58-61 s with --pack 512 and 43 s with --pack 2048 (peak RSS 585 / 847 / 2435 MB); the 256-token documents were not
+// conclusive (noise larger than the effect). Pass --pack (side-by-side --pack N) to choose otherwise.
 #include "llama.h"
 
 #include <algorithm>

@@ -69,7 +69,7 @@ internal static class Orchestrator
         var tokenizer = Opt("--tokenizer") ?? Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_GEMMA3_TOKENIZER") ?? Path.Combine(".cache", "tokenizer-gemma3", "tokenizer.json");
         if (!File.Exists(tokenizer))
         {
-            Console.Error.WriteLine($"error: {tokenizer} not found: run scripts/fetch-assets.sh (it fetches the real Gemma 3 tokenizer.json) or pass --tokenizer FILE.");
+            Console.Error.WriteLine($"error: {tokenizer} not found: run scripts/fetch-assets.sh (it fetches the real Gemma 3 tokenizer.json), pass --tokenizer FILE or set EMBEDDINGGEMMA_GEMMA3_TOKENIZER=FILE.");
             return 2;
         }
         ModelCheckpoint? ckpt = null;

@@ -32,7 +32,16 @@ internal static partial class WholeProcess
             return;
         }
         var textFile = Path.Combine(dir, $"whole-process-{Texts}x{TargetTokens}.txt");
-        var counts = WriteTexts(textFile, dir, tokenizer);
+        (int Min, int Max, double Mean) counts;
+        try
+        {
+            counts = WriteTexts(textFile, dir, tokenizer);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.WriteLine($"Whole-process workload skipped: {e.Message}.");
+            return;
+        }
         var time = File.Exists("/usr/bin/time") ? "/usr/bin/time" : null;
         var t = threads.ToString(CultureInfo.InvariantCulture);
         var results = new List<(string Label, string Engine, double Wall, double Rss)>();
