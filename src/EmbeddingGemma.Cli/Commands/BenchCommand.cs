@@ -11,7 +11,7 @@ namespace EmbeddingGemma.Cli.Commands;
 
 /// <summary>
 /// <c>embeddinggemma bench [--model &lt;folder|gguf&gt;] [--types f32,bf16,q8_0,q4_0] [--threads N] [--docs N]
-/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer] [--rounds N] [--json]</c>: measures our engine per
+/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer [--bench-dll DLL] [--native DIR]] [--rounds N] [--json] [--dir DIR]</c>: measures our engine per
 /// weight type, each type in its own child process of this tool (so peak RSS is per type), with fixed token ids.
 /// Our side loads with <see cref="EmbeddingGemmaModel.Load"/> and encodes through <see cref="EmbeddingGemmaModel.EncodeTokenIds"/>
 /// (the public API, as users run it). With <c>--peer</c> it delegates to the side-by-side benchmark (native llama.cpp and
