@@ -11,6 +11,7 @@ public sealed class BenchCommandTests
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment.Remove("EMBEDDINGGEMMA_BENCH_DLL");
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
         {
@@ -63,5 +64,20 @@ public sealed class BenchCommandTests
         Assert.Equal(2, code);
         Assert.Contains("bulk", err, StringComparison.Ordinal);
         Assert.Contains("docs, query, long, batch", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PeerWithoutABenchmarkDllExitsTwoNamingTheOptionAndVariable()
+    {
+        // no source-tree lookup: --peer needs --bench-dll or EMBEDDINGGEMMA_BENCH_DLL, even when run inside a checkout
+        var (code, stdout, err) = Run("bench", "--peer", "--types", "f32", "--threads", "1");
+        Assert.Equal(2, code);
+        Assert.Empty(stdout);
+        Assert.Contains("--bench-dll", err, StringComparison.Ordinal);
+        Assert.Contains("EMBEDDINGGEMMA_BENCH_DLL", err, StringComparison.Ordinal);
+
+        var (code2, _, err2) = Run("bench", "--peer", "--types", "f32", "--bench-dll", "/nonexistent/EmbeddingGemma.Benchmarks.dll");
+        Assert.Equal(2, code2);
+        Assert.Contains("/nonexistent/EmbeddingGemma.Benchmarks.dll does not exist", err2, StringComparison.Ordinal);
     }
 }

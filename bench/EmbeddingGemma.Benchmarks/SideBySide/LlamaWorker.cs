@@ -6,7 +6,7 @@ using LLama.Native;
 namespace EmbeddingGemma.Benchmarks.SideBySide;
 
 /// <summary>
-/// The llama.cpp side (LLamaSharp 0.30.0 CPU backend), in its own process: one sequence per decode with context =
+/// The LLamaSharp side (LLamaSharp 0.30.0 with its CPU backend from NuGet: what a .NET user gets), in its own process: one sequence per decode with context =
 /// batch = ubatch = the sequence length bound, mean pooling, ids as given (docs/oracles.md). Output after dense_3.
 /// </summary>
 internal static class LlamaWorker
@@ -30,7 +30,7 @@ internal static class LlamaWorker
         using var ctx = weights.CreateContext(p);
         var load = sw.Elapsed.TotalSeconds;
         var batch = new LLamaBatch();
-        Workloads.Measure("llama.cpp", load, vocab, seqs =>
+        Workloads.Measure("LLamaSharp 0.30.0", load, vocab, seqs =>
         {
             var result = new float[seqs.Length][];
             for (var s = 0; s < seqs.Length; s++)

@@ -4,7 +4,12 @@ using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Benchmarks.SideBySide;
 
-/// <summary>Our engine in its own process, through the public API users call (Load + EncodeTokenIds); output after dense_3 like llama.cpp's.</summary>
+/// <summary>
+/// Our engine in its own process, through the public API exactly as users run it: <see cref="EmbeddingGemmaModel.Load"/>
+/// with <see cref="ModelLoadOptions.Threads"/>, then <see cref="EmbeddingGemmaModel.EncodeTokenIds"/> with all sequences
+/// of a workload in one batch and Normalize = false: the output of the last Dense layer, like llama.cpp's gemma-embedding
+/// output after dense_3 (compared by cosine).
+/// </summary>
 internal static class OursWorker
 {
     public static void Run(string gguf, int threads, string which)

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace EmbeddingGemma.Benchmarks.SideBySide;
 
-/// <summary>The three workloads of the side-by-side benchmark, with the same token ids for both engines.</summary>
+/// <summary>The four workloads of the side-by-side benchmark, with the same token ids for both engines.</summary>
 internal static class Workloads
 {
     public const int DocTokens = 256, QueryTokens = 32, LongTokens = 2048, BatchInputs = 256;
@@ -37,6 +37,27 @@ internal static class Workloads
 
     /// <summary>The batch workload: 256 short inputs of 4..40 tokens (mixed lengths) in one call.</summary>
     public static int[][] Batch(int vocab) => Enumerable.Range(0, BatchInputs).Select(i => Ids(1000 + i, 4 + i * 7 % 37, vocab)).ToArray();
+
+    /// <summary>
+    /// Writes every workload's ids for the native worker (bench/native-llama/embed_worker.cpp): one sequence per line,
+    /// "&lt;section&gt; id id ..." with sections docs, query, long, batch, and a "query_runs N" line.
+    /// </summary>
+    public static void WriteIdsFile(string path, int vocab)
+    {
+        using var w = new StreamWriter(path);
+        w.WriteLine($"query_runs {QueryRuns.ToString(CultureInfo.InvariantCulture)}");
+        void Line(string section, int[] ids) => w.WriteLine(section + " " + string.Join(' ', ids.Select(i => i.ToString(CultureInfo.InvariantCulture))));
+        foreach (var d in Documents(vocab))
+        {
+            Line("docs", d);
+        }
+        Line("query", Query(vocab));
+        Line("long", Long(vocab));
+        foreach (var b in Batch(vocab))
+        {
+            Line("batch", b);
+        }
+    }
 
     /// <summary>Peak resident set of this process (VmHWM), MB; 0 where /proc is absent.</summary>
     public static double PeakRssMb()

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EmbeddingGemma.Model;
-using EmbeddingGemma.Model.Fast;
 using EmbeddingGemma.Numerics;
 using Spectre.Console;
 
@@ -12,16 +11,18 @@ namespace EmbeddingGemma.Cli.Commands;
 
 /// <summary>
 /// <c>embeddinggemma bench [--model &lt;folder|gguf&gt;] [--types f32,bf16,q8_0,q4_0] [--threads N] [--docs N]
-/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer] [--rounds N] [--json]</c>: measures our engine per
+/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer [--bench-dll DLL] [--native DIR]] [--rounds N] [--json] [--dir DIR]</c>: measures our engine per
 /// weight type, each type in its own child process of this tool (so peak RSS is per type), with fixed token ids.
-/// With <c>--peer</c> it delegates to the side-by-side benchmark (llama.cpp) of a source checkout.
+/// Our side loads with <see cref="EmbeddingGemmaModel.Load"/> and encodes through <see cref="EmbeddingGemmaModel.EncodeTokenIds"/>
+/// (the public API, as users run it). With <c>--peer</c> it delegates to the side-by-side benchmark (native llama.cpp and
+/// LLamaSharp), found only through <c>--bench-dll</c> or <c>EMBEDDINGGEMMA_BENCH_DLL</c>; this tool carries no source-tree path.
 /// </summary>
 internal static class BenchCommand
 {
     private static readonly string[] ValidTypes = ["f32", "bf16", "f16", "q8_0", "q4_0"];
     private static readonly string[] ValidWorkloads = ["docs", "query", "long", "batch"];
     private const int QueryTokens = 32, LongTokens = 2048;
-    private const string BenchProject = "bench/EmbeddingGemma.Benchmarks/EmbeddingGemma.Benchmarks.csproj";
+    private const string BenchDllEnv = "EMBEDDINGGEMMA_BENCH_DLL", NativeEnv = "EMBEDDINGGEMMA_LLAMA_NATIVE";
 
     public static Command Create()
     {
@@ -32,13 +33,15 @@ internal static class BenchCommand
         var docTokens = new Option<int>("--doc-tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 256 };
         var queryRuns = new Option<int>("--query-runs") { Description = "Single 32-token query repetitions (median reported).", DefaultValueFactory = _ => 30 };
         var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document), batch (256 inputs of 4-40 tokens in one call; peak RSS covers it).", DefaultValueFactory = _ => "docs,query,long,batch" };
-        var peer = new Option<bool>("--peer") { Description = "Also run llama.cpp side by side (needs a source checkout: delegates to bench/EmbeddingGemma.Benchmarks)." };
+        var peer = new Option<bool>("--peer") { Description = $"Also run llama.cpp side by side: delegates to the side-by-side benchmark of a source checkout, EmbeddingGemma.Benchmarks.dll, given by --bench-dll or ${BenchDllEnv}." };
+        var benchDll = new Option<string?>("--bench-dll") { Description = $"With --peer: the built bench/EmbeddingGemma.Benchmarks dll (default: ${BenchDllEnv})." };
+        var native = new Option<string?>("--native") { Description = $"With --peer: folder of the native llama.cpp build (embed_worker, llama-quantize, llama-embedding from bench/native-llama/build.sh; default: ${NativeEnv}, else the benchmark's own default)." };
         var rounds = new Option<int>("--rounds") { Description = "With --peer: alternating rounds per type (ours, llama.cpp, ours, ...); each side's best round is reported.", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "Write the results as JSON on stdout." };
-        var dir = new Option<string?>("--dir") { Description = "Cache folder for the generated GGUF files (default: .cache/bench in the checkout, else the user cache)." };
+        var dir = new Option<string?>("--dir") { Description = "Cache folder for the generated GGUF files (default: embeddinggemma/bench in the user's local application data)." };
         var worker = new Option<string?>("--worker-gguf") { Description = "Internal: measure one GGUF in this process and print one JSON line.", Hidden = true };
         var cmd = new Command("bench", "Benchmark the CPU engine per weight type (tokens/s, query latency, load time, peak RSS).");
-        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, rounds, json, dir, worker })
+        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, benchDll, native, rounds, json, dir, worker })
         {
             cmd.Options.Add(o);
         }
@@ -63,7 +66,7 @@ internal static class BenchCommand
                 {
                     throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--peer runs the side-by-side benchmark on its own full-size random model with 256-token documents: --model and --doc-tokens are not supported with --peer.");
                 }
-                return await RunPeerAsync(typeList, settings, p.GetValue(dir), Math.Max(1, p.GetValue(rounds)), ct).ConfigureAwait(false);
+                return await RunPeerAsync(typeList, settings, p.GetValue(dir), Math.Max(1, p.GetValue(rounds)), p.GetValue(benchDll), p.GetValue(native), ct).ConfigureAwait(false);
             }
             return Run(p.GetValue(model), typeList, settings, p.GetValue(dir), p.GetValue(json), ct);
         });
@@ -96,21 +99,9 @@ internal static class BenchCommand
         _ => GgmlType.Q4_0,
     };
 
-    /// <summary>The checkout's root (the folder holding the bench project), walking up from the current and the tool's folder.</summary>
-    private static string? FindCheckout()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        {
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                if (File.Exists(Path.Combine(d.FullName, BenchProject)))
-                {
-                    return d.FullName;
-                }
-            }
-        }
-        return null;
-    }
+    /// <summary>The default cache folder for generated GGUF files (no source-tree path: works from an installed tool).</summary>
+    private static string DefaultDir() =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "embeddinggemma", "bench");
 
     private static int Run(string? model, string[] types, Settings s, string? dirOption, bool json, CancellationToken ct)
     {
@@ -124,8 +115,7 @@ internal static class BenchCommand
         }
         else
         {
-            dir = dirOption ?? (FindCheckout() is { } root ? Path.Combine(root, ".cache", "bench")
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "embeddinggemma", "bench"));
+            dir = dirOption ?? DefaultDir();
         }
         Directory.CreateDirectory(dir);
         try
@@ -236,7 +226,12 @@ internal static class BenchCommand
         return ids;
     }
 
-    /// <summary>The worker: loads the GGUF with the fast engine and runs the workloads in this process.</summary>
+    /// <summary>
+    /// The worker: loads the GGUF through the public API (<see cref="EmbeddingGemmaModel.Load"/> with the thread count) and
+    /// runs the workloads in this process with <see cref="EmbeddingGemmaModel.EncodeTokenIds"/>, each workload's sequences
+    /// in one call, Normalize = false: the output after dense_3 as the side-by-side bench measures (the pooled output for a
+    /// GGUF without Dense heads).
+    /// </summary>
     private static Dictionary<string, object> Measure(string gguf, Settings s)
     {
         var sw = Stopwatch.StartNew();
@@ -342,21 +337,29 @@ internal static class BenchCommand
             $"Workloads: {s.Docs} x {s.DocTokens}-token documents; {QueryTokens}-token query (median of {s.QueryRuns}); one {LongTokens}-token document; ran: {string.Join(',', s.Workloads)}"));
     }
 
-    /// <summary><c>--peer</c>: <c>dotnet run -c Release --project bench/EmbeddingGemma.Benchmarks -- side-by-side ...</c>, output streamed.</summary>
-    private static async Task<int> RunPeerAsync(string[] types, Settings s, string? dir, int rounds, CancellationToken ct)
+    /// <summary>
+    /// <c>--peer</c>: <c>dotnet EmbeddingGemma.Benchmarks.dll side-by-side ...</c> (the dll from <c>--bench-dll</c> or
+    /// <c>EMBEDDINGGEMMA_BENCH_DLL</c>; nothing is looked up in a source tree), output streamed.
+    /// </summary>
+    private static async Task<int> RunPeerAsync(string[] types, Settings s, string? dir, int rounds, string? benchDll, string? native, CancellationToken ct)
     {
-        var root = FindCheckout();
-        if (root is null)
+        benchDll ??= Environment.GetEnvironmentVariable(BenchDllEnv);
+        if (string.IsNullOrWhiteSpace(benchDll) || !File.Exists(benchDll))
         {
-            await Console.Error.WriteLineAsync($"error: the llama.cpp peer comparison (--peer) needs a source checkout of EmbeddingGemma.NET: {BenchProject} was not found above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}. Run it from the repository, or drop --peer to benchmark this engine alone.").ConfigureAwait(false);
+            var why = string.IsNullOrWhiteSpace(benchDll) ? "no benchmark was given" : $"{Path.GetFullPath(benchDll)} does not exist";
+            await Console.Error.WriteLineAsync($"error: the llama.cpp peer comparison (--peer) runs the side-by-side benchmark of a source checkout of EmbeddingGemma.NET, and {why}. "
+                + $"Build it (dotnet build bench/EmbeddingGemma.Benchmarks -c Release; bench/native-llama/build.sh for native llama.cpp) and pass --bench-dll <checkout>/bench/EmbeddingGemma.Benchmarks/bin/Release/net10.0/EmbeddingGemma.Benchmarks.dll "
+                + $"or set {BenchDllEnv}; or drop --peer to benchmark this engine alone.").ConfigureAwait(false);
             return ExitCodes.InvalidInput;
         }
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = root };
-        var args = new List<string> { "run", "-c", "Release", "--project", Path.Combine(root, BenchProject), "--", "side-by-side",
-            "--types", string.Join(',', types), "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--workloads", string.Join(',', s.Workloads), "--rounds", rounds.ToString(CultureInfo.InvariantCulture) };
-        if (dir is not null)
+        native ??= Environment.GetEnvironmentVariable(NativeEnv);
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        var args = new List<string> { Path.GetFullPath(benchDll), "side-by-side",
+            "--types", string.Join(',', types), "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--workloads", string.Join(',', s.Workloads), "--rounds", rounds.ToString(CultureInfo.InvariantCulture),
+            "--dir", Path.GetFullPath(dir ?? DefaultDir()), "--cli", typeof(BenchCommand).Assembly.Location };
+        if (!string.IsNullOrWhiteSpace(native))
         {
-            args.AddRange(["--dir", Path.GetFullPath(dir)]);
+            args.AddRange(["--native", Path.GetFullPath(native)]);
         }
         args.ForEach(psi.ArgumentList.Add);
         psi.Environment["EMBEDDINGGEMMA_BENCH_DOCS"] = s.Docs.ToString(CultureInfo.InvariantCulture);
