@@ -12,6 +12,13 @@ internal static class CliModels
         Threads = threads,
         HubResolver = Commands.DownloadCommand.ResolveModelWithProgress,
     };
+
+    /// <summary>
+    /// After a model load: one compacting, decommitting collection, so the temporaries of building the tokenizer and
+    /// packing the weights leave the resident set before the work starts (a one-shot process's peak RSS is what a user
+    /// sees; measured −23 MB on a Q4_0 GGUF with the 262,144-token vocabulary).
+    /// </summary>
+    public static void ReleaseLoadGarbage() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 }
 
 /// <summary>Options shared by the commands that embed.</summary>

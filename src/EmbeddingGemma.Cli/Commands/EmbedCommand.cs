@@ -82,6 +82,7 @@ internal static class EmbedCommand
                 }
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 using var m = EmbeddingGemmaModel.Load(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)), ct);
+                CliModels.ReleaseLoadGarbage();
                 if (m.Tokenizer is null && !p.GetValue(ids))
                 {
                     throw new EmbeddingGemmaException(ErrorKind.NotFound,

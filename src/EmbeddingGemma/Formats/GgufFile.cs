@@ -65,7 +65,14 @@ public sealed class GgufFile : ITensorFile
     private const uint Magic = 0x46554747; // "GGUF" little-endian
     private readonly MappedFile _file;
 
-    private GgufFile(MappedFile file, uint version, Dictionary<string, GgufValue> metadata, Dictionary<string, TensorInfo> tensors, long dataStart, int alignment)
+    /// <summary>
+    /// Metadata arrays longer than this (the tokenizer's 262,144 tokens, scores and types) are validated at open but
+    /// decoded again on each access instead of being held: a model keeps no second copy of its vocabulary for its
+    /// lifetime (about 30 MB of the resident set for Gemma's).
+    /// </summary>
+    internal const ulong LazyArrayElements = 4096;
+
+    private GgufFile(MappedFile file, uint version, IReadOnlyDictionary<string, GgufValue> metadata, Dictionary<string, TensorInfo> tensors, long dataStart, int alignment)
     {
         _file = file;
         Version = version;
@@ -185,12 +192,21 @@ public sealed class GgufFile : ITensorFile
         {
             throw r.Bad($"header claims {tensorCount} tensors and {kvCount} metadata entries, more than the file ({f.Length} bytes) can hold");
         }
-        var metadata = new Dictionary<string, GgufValue>(StringComparer.Ordinal);
+        var metadata = new LazyMetadata(f);
         for (ulong i = 0; i < kvCount; i++)
         {
             var key = r.Str();
             var type = (GgufValueType)r.U32();
-            metadata[key] = r.Value(type, key, depth: 0);
+            var at = r.Position;
+            var value = r.Value(type, key, depth: 0);   // every value is decoded (validated) once at open
+            if (type == GgufValueType.Array && value.Value is Array { LongLength: > (long)LazyArrayElements })
+            {
+                metadata.AddLazy(key, type, at);
+            }
+            else
+            {
+                metadata.Add(key, value);
+            }
         }
         var alignment = DefaultAlignment;
         if (metadata.TryGetValue("general.alignment", out var al))
@@ -267,10 +283,72 @@ public sealed class GgufFile : ITensorFile
 
     internal static long AlignUp(long value, int alignment) => (value + alignment - 1) / alignment * alignment;
 
-    private sealed class Cursor(MappedFile f)
+    /// <summary>Metadata in file order; large arrays are decoded from the mapped file on access.</summary>
+    private sealed class LazyMetadata(MappedFile f) : IReadOnlyDictionary<string, GgufValue>
+    {
+        private readonly Dictionary<string, GgufValue> _values = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (GgufValueType Type, long Position)> _lazy = new(StringComparer.Ordinal);
+        private readonly List<string> _order = [];
+
+        public void Add(string key, GgufValue value)
+        {
+            if (!_values.ContainsKey(key) && !_lazy.ContainsKey(key))
+            {
+                _order.Add(key);
+            }
+            _lazy.Remove(key);
+            _values[key] = value;
+        }
+
+        public void AddLazy(string key, GgufValueType type, long position)
+        {
+            if (!_values.ContainsKey(key) && !_lazy.ContainsKey(key))
+            {
+                _order.Add(key);
+            }
+            _values.Remove(key);
+            _lazy[key] = (type, position);
+        }
+
+        public GgufValue this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException(key);
+
+        public IEnumerable<string> Keys => _order;
+
+        public IEnumerable<GgufValue> Values => _order.Select(k => this[k]);
+
+        public int Count => _order.Count;
+
+        public bool ContainsKey(string key) => _values.ContainsKey(key) || _lazy.ContainsKey(key);
+
+        public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out GgufValue value)
+        {
+            if (_values.TryGetValue(key, out value))
+            {
+                return true;
+            }
+            if (_lazy.TryGetValue(key, out var at))
+            {
+                value = new Cursor(f, at.Position).Value(at.Type, key, depth: 0);
+                return true;
+            }
+            return false;
+        }
+
+        public IEnumerator<KeyValuePair<string, GgufValue>> GetEnumerator()
+        {
+            foreach (var k in _order)
+            {
+                yield return new KeyValuePair<string, GgufValue>(k, this[k]);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private sealed class Cursor(MappedFile f, long start = 0)
     {
         private const int MaxStringBytes = 1 << 24;
-        public long Position { get; private set; }
+        public long Position { get; private set; } = start;
 
         public EmbeddingGemmaException Bad(string what) =>
             new(ErrorKind.InvalidFormat, $"{f.Path}: not a valid GGUF file: {what} (at byte {Position}).") { FilePath = f.Path };
