@@ -145,7 +145,9 @@ public sealed class ModelWeights : IDisposable
                 $"{gguf.Path}: general.architecture is '{arch}'; only 'gemma-embedding' (EmbeddingGemma) is supported.") { FilePath = gguf.Path };
         }
         var p = arch + ".";
-        int U(string k) => checked((int)gguf.GetUInt(p + k));
+        int U(string k) => ToInt(gguf.GetUInt(p + k), p + k);
+        int ToInt(ulong v, string key) => v <= int.MaxValue ? (int)v
+            : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{gguf.Path}: GGUF metadata key '{key}' is {v}, more than {int.MaxValue}.") { FilePath = gguf.Path };
         var layers = U("block_count");
         var pattern = 6;
         string[]? layerTypes = null;
@@ -158,7 +160,10 @@ public sealed class ModelWeights : IDisposable
             }
             else
             {
-                pattern = checked((int)pat.AsUInt64());
+                pattern = pat.Value is byte or ushort or uint or ulong or sbyte or short or int or long && pat.Value is not (sbyte and < 0 or short and < 0 or int and < 0 or long and < 0)
+                    ? ToInt(pat.AsUInt64(), p + "attention.sliding_window_pattern")
+                    : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                        $"{gguf.Path}: GGUF metadata key '{p}attention.sliding_window_pattern' is {pat.Type}, expected a non-negative integer or an array of bools.") { FilePath = gguf.Path };
             }
         }
         var vocab = gguf.Tensors.TryGetValue("token_embd.weight", out var te) ? checked((int)te.Shape[0]) : throw new EmbeddingGemmaException(
