@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load and fault test of `embeddinggemma serve` on 127.0.0.1 (bounded: 8 phases of --seconds each, at most 20,000
+# Load and fault test of `embeddinggemma serve` on 127.0.0.1 (bounded: a warm-up and 8 phases of SECONDS each, at most 20,000
 # requests per phase, 60 s per request; about 8 x SECONDS + 60 s in all).
 # Usage: bench/load-fault.sh [SECONDS per phase, default 10] [PORT, default 18080]
 # Makes a tiny random model (make-model --shape tiny), starts `serve --drain-timeout 30` on it, runs the C# client
