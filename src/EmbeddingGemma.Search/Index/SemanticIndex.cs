@@ -567,30 +567,51 @@ public sealed class SemanticIndex : IDisposable
     {
         lock (_dbLock)
         {
-            return new IndexInfo(ModelId, Dimension, ModelSpec,
-                Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
-                Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint };
+            try
+            {
+                return new IndexInfo(ModelId, Dimension, ModelSpec,
+                    Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
+                    Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint };
+            }
+            catch (SqliteException e)
+            {
+                throw Unreadable(e);
+            }
         }
     }
+
+    /// <summary>
+    /// A query on a file that opened but is damaged past the pages Open reads, or whose schema was altered (a column
+    /// renamed): InvalidFormat naming the file, not a SqliteException (fuzz/crashes/index/).
+    /// </summary>
+    private EmbeddingGemmaException Unreadable(SqliteException e) =>
+        new(ErrorKind.InvalidFormat, $"Index file {Path} cannot be read as an index: {e.Message}", e) { FilePath = Path };
 
     /// <summary>The stored document, or null.</summary>
     public SearchDocument? GetDocument(string id)
     {
         lock (_dbLock)
         {
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT title, text, metadata FROM documents WHERE id = $id";
-            cmd.Parameters.AddWithValue("$id", id);
-            using var r = cmd.ExecuteReader();
-            if (!r.Read())
+            try
             {
-                return null;
+                using var cmd = _db.CreateCommand();
+                cmd.CommandText = "SELECT title, text, metadata FROM documents WHERE id = $id";
+                cmd.Parameters.AddWithValue("$id", id);
+                using var r = cmd.ExecuteReader();
+                if (!r.Read())
+                {
+                    return null;
+                }
+                return new SearchDocument(id, r.GetString(1))
+                {
+                    Title = r.IsDBNull(0) ? null : r.GetString(0),
+                    Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
+                };
             }
-            return new SearchDocument(id, r.GetString(1))
+            catch (SqliteException e)
             {
-                Title = r.IsDBNull(0) ? null : r.GetString(0),
-                Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
-            };
+                throw Unreadable(e);
+            }
         }
     }
 
@@ -600,12 +621,19 @@ public sealed class SemanticIndex : IDisposable
         lock (_dbLock)
         {
             var ids = new List<string>();
-            using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT id FROM documents ORDER BY id";
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
+            try
             {
-                ids.Add(r.GetString(0));
+                using var cmd = _db.CreateCommand();
+                cmd.CommandText = "SELECT id FROM documents ORDER BY id";
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    ids.Add(r.GetString(0));
+                }
+            }
+            catch (SqliteException e)
+            {
+                throw Unreadable(e);
             }
             return ids;
         }
@@ -648,6 +676,10 @@ public sealed class SemanticIndex : IDisposable
             }
             var rows = VectorSearch(q, options, allowed, minScore, options.TopK);
             return Materialize(rows.Select(r => (r.Row, r.Score, (float?)r.Score, (double?)null)).ToList(), options.TopK);
+        }
+        catch (SqliteException e)
+        {
+            throw Unreadable(e);
         }
         finally
         {

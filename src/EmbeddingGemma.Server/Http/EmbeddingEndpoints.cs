@@ -109,7 +109,23 @@ internal static class EmbeddingEndpoints
     private static async Task EmbedNativeAsync(HttpContext context)
     {
         using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
-        var root = doc.RootElement;
+        var (request, tei) = ParseEmbedNative(doc.RootElement);
+        if (tei)
+        {
+            await EmbedTeiAsync(context, request).ConfigureAwait(false);
+        }
+        else
+        {
+            await EmbedArticleAsync(context, request).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The request of a <c>POST /embed</c> body (article shape, or TEI shape when <c>Tei</c>); 400
+    /// (<see cref="ApiException"/>) naming the field otherwise. Pure: no I/O (fuzz target "http").
+    /// </summary>
+    internal static (EmbedRequest Request, bool Tei) ParseEmbedNative(JsonElement root)
+    {
         bool article = root.TryGetProperty("texts", out _);
         bool tei = root.TryGetProperty("inputs", out _);
         if (article == tei)
@@ -119,17 +135,10 @@ internal static class EmbeddingEndpoints
                 : "Missing input: send `texts` (article shape: {\"texts\": [...], \"task_type\", \"dimensions\", \"normalize\"}) or `inputs` (TEI shape).",
                 article ? "texts" : "inputs");
         }
-        if (article)
-        {
-            await EmbedArticleAsync(context, root).ConfigureAwait(false);
-        }
-        else
-        {
-            await EmbedTeiAsync(context, root).ConfigureAwait(false);
-        }
+        return article ? (ParseArticle(root), false) : (ParseTei(root), true);
     }
 
-    private static async Task EmbedArticleAsync(HttpContext context, JsonElement root)
+    private static EmbedRequest ParseArticle(JsonElement root)
     {
         var texts = JsonRequest.Inputs(root, "texts", allowTokens: false);
         if (root.GetProperty("texts").ValueKind != JsonValueKind.Array)
@@ -145,7 +154,11 @@ internal static class EmbeddingEndpoints
             }
             texts = texts.Select((t, i) => t with { Title = titles[i] }).ToList();
         }
-        var request = NativeEmbedRequest(root, texts, "texts", "task_type", "prompt_name");
+        return NativeEmbedRequest(root, texts, "texts", "task_type", "prompt_name");
+    }
+
+    private static async Task EmbedArticleAsync(HttpContext context, EmbedRequest request)
+    {
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
         await WriteJsonAsync(context, result, w =>
         {
@@ -187,7 +200,7 @@ internal static class EmbeddingEndpoints
         };
     }
 
-    private static async Task EmbedTeiAsync(HttpContext context, JsonElement root)
+    private static EmbedRequest ParseTei(JsonElement root)
     {
         var inputs = JsonRequest.Inputs(root, "inputs");
         var direction = JsonRequest.OptionalString(root, "truncation_direction");
@@ -199,7 +212,11 @@ internal static class EmbeddingEndpoints
                     : $"`truncation_direction` must be \"right\" or \"left\"; got \"{direction}\".",
                 "truncation_direction");
         }
-        var request = NativeEmbedRequest(root, inputs, "inputs", "prompt_name", "task_type");
+        return NativeEmbedRequest(root, inputs, "inputs", "prompt_name", "task_type");
+    }
+
+    private static async Task EmbedTeiAsync(HttpContext context, EmbedRequest request)
+    {
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
         await WriteJsonAsync(context, result, w =>
         {
@@ -217,29 +234,8 @@ internal static class EmbeddingEndpoints
     private static async Task EmbedOpenAIAsync(HttpContext context)
     {
         using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
-        var root = doc.RootElement;
-        var inputs = JsonRequest.Inputs(root, "input");
-        var format = JsonRequest.OptionalString(root, "encoding_format") ?? "float";
-        if (format is not ("float" or "base64"))
-        {
-            throw new ApiException(ApiErrorType.Validation, $"Invalid value for 'encoding_format' = {format}. Supported values are 'float' and 'base64'.", "encoding_format");
-        }
-        _ = JsonRequest.OptionalString(root, "model"); // a single model is served; any name is accepted
-        _ = JsonRequest.OptionalString(root, "user");   // accepted, not used
-        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type", "task");
-        var request = new EmbedRequest
-        {
-            Inputs = inputs,
-            PromptName = promptName,
-            PromptField = promptField,
-            Prompt = JsonRequest.OptionalString(root, "prompt"),
-            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
-            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
-            Truncate = JsonRequest.OptionalBool(root, "truncate"),
-            InputField = "input",
-        };
+        var (request, base64) = ParseOpenAI(doc.RootElement);
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
-        bool base64 = format == "base64";
         await WriteJsonAsync(context, result, w =>
         {
             w.WriteStartObject();
@@ -268,6 +264,32 @@ internal static class EmbeddingEndpoints
         }).ConfigureAwait(false);
     }
 
+    /// <summary>The request of a <c>POST /v1/embeddings</c> body and whether it asks for base64; 400 otherwise. Pure (fuzz target "http").</summary>
+    internal static (EmbedRequest Request, bool Base64) ParseOpenAI(JsonElement root)
+    {
+        var inputs = JsonRequest.Inputs(root, "input");
+        var format = JsonRequest.OptionalString(root, "encoding_format") ?? "float";
+        if (format is not ("float" or "base64"))
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Invalid value for 'encoding_format' = {format}. Supported values are 'float' and 'base64'.", "encoding_format");
+        }
+        _ = JsonRequest.OptionalString(root, "model"); // a single model is served; any name is accepted
+        _ = JsonRequest.OptionalString(root, "user");   // accepted, not used
+        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type", "task");
+        var request = new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Dimensions = JsonRequest.OptionalInt(root, "dimensions"),
+            Normalize = JsonRequest.OptionalBool(root, "normalize") ?? true,
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = "input",
+        };
+        return (request, format == "base64");
+    }
+
     /// <summary>Little-endian float32 bytes, base64 (what OpenAI clients decode).</summary>
     public static string ToBase64(float[] v)
     {
@@ -288,19 +310,7 @@ internal static class EmbeddingEndpoints
     private static async Task TokenizeAsync(HttpContext context)
     {
         using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
-        var root = doc.RootElement;
-        string field = root.TryGetProperty("inputs", out _) ? "inputs" : root.TryGetProperty("texts", out _) ? "texts" : "input";
-        var inputs = JsonRequest.Inputs(root, field, allowTokens: false);
-        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type");
-        var request = new EmbedRequest
-        {
-            Inputs = inputs,
-            PromptName = promptName,
-            PromptField = promptField,
-            Prompt = JsonRequest.OptionalString(root, "prompt"),
-            Truncate = JsonRequest.OptionalBool(root, "truncate"),
-            InputField = field,
-        };
+        var request = ParseTokenize(doc.RootElement);
         var result = Service(context).Tokenize(request);
         await WriteJsonAsync(context, null, w =>
         {
@@ -333,6 +343,24 @@ internal static class EmbeddingEndpoints
         }).ConfigureAwait(false);
     }
 
+    /// <summary>The request of a <c>POST /tokenize</c> body; 400 otherwise. Pure (fuzz target "http").</summary>
+    internal static EmbedRequest ParseTokenize(JsonElement root)
+    {
+        string field = root.TryGetProperty("inputs", out _) ? "inputs" : root.TryGetProperty("texts", out _) ? "texts" : "input";
+        var inputs = JsonRequest.Inputs(root, field, allowTokens: false);
+        var (promptName, promptField) = PromptName(root, "prompt_name", "task_type");
+        var request = new EmbedRequest
+        {
+            Inputs = inputs,
+            PromptName = promptName,
+            PromptField = promptField,
+            Prompt = JsonRequest.OptionalString(root, "prompt"),
+            Truncate = JsonRequest.OptionalBool(root, "truncate"),
+            InputField = field,
+        };
+        return request;
+    }
+
     // ---------------------------------------------------------------- POST /search (with --db)
 
     private static readonly JsonSerializerOptions SearchJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -346,19 +374,7 @@ internal static class EmbeddingEndpoints
                 "Search is not enabled on this server: start it with --db FILE (an index made by `embeddinggemma index`).");
         }
         using var doc = await JsonRequest.ReadAsync(context, host.Options.MaxRequestBodyBytes).ConfigureAwait(false);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {JsonRequest.Describe(doc.RootElement.ValueKind)}.");
-        }
-        Search.SearchRequest request;
-        try
-        {
-            request = doc.RootElement.Deserialize<Search.SearchRequest>()!;
-        }
-        catch (JsonException e)
-        {
-            throw new ApiException(ApiErrorType.Validation, $"Invalid search request at {e.Path}: {e.Message}", e.Path?.TrimStart('$', '.'));
-        }
+        var request = ParseSearch(doc.RootElement);
         using var lease = host.BeginRequest(); // 503 while the model loads; drained on shutdown
         var service = search.Service ?? throw new ApiException(ApiErrorType.Unavailable, "The search index is not ready yet. Retry shortly.");
         var response = await service.SearchAsync(request, context.RequestAborted).ConfigureAwait(false);
@@ -366,6 +382,23 @@ internal static class EmbeddingEndpoints
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>The request of a <c>POST /search</c> body; 400 otherwise. Pure (fuzz target "http").</summary>
+    internal static Search.SearchRequest ParseSearch(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"The request body must be a JSON object; got {JsonRequest.Describe(root.ValueKind)}.");
+        }
+        try
+        {
+            return root.Deserialize<Search.SearchRequest>()!;
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiErrorType.Validation, $"Invalid search request at {e.Path}: {e.Message}", e.Path?.TrimStart('$', '.'));
+        }
     }
 
     // ---------------------------------------------------------------- GET /health, /info, /v1/models

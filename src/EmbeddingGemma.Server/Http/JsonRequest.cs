@@ -75,6 +75,15 @@ internal static class JsonRequest
             await DrainAsync(context).ConfigureAwait(false);
             throw TooLarge(null, maxBytes);
         }
+        return Parse(body);
+    }
+
+    /// <summary>
+    /// The body bytes as a JSON object: 400 (<see cref="ApiException"/>) when they do not parse, are not an object, or
+    /// hold text that is not valid Unicode. The pure part of <see cref="ReadAsync"/> (fuzz target "http").
+    /// </summary>
+    internal static JsonDocument Parse(byte[] body)
+    {
         JsonDocument doc;
         try
         {

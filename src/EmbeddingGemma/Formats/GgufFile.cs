@@ -257,7 +257,12 @@ public sealed class GgufFile : ITensorFile
             long count = 1;
             foreach (var n in ne)
             {
-                count = checked(count * n);
+                // fuzz/crashes/gguf/dims-overflow.gguf: the product of 4 dimensions < 2^31 overflows a long
+                if (n != 0 && count > long.MaxValue / n)
+                {
+                    throw r.Bad($"tensor '{name}' has {string.Join(" x ", ne)} elements, more than any file can hold");
+                }
+                count *= n;
             }
             if (ne[0] % GgmlTypeInfo.BlockSize(type) != 0)
             {

@@ -98,23 +98,32 @@ public sealed class SafetensorsFile : ITensorFile
             {
                 throw Bad(f, "the JSON header is not an object");
             }
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try
             {
-                if (prop.Name == "__metadata__")
+                foreach (var prop in doc.RootElement.EnumerateObject())
                 {
-                    if (prop.Value.ValueKind == JsonValueKind.Object)
+                    if (prop.Name == "__metadata__")
                     {
-                        foreach (var m in prop.Value.EnumerateObject())
+                        if (prop.Value.ValueKind == JsonValueKind.Object)
                         {
-                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
+                            foreach (var m in prop.Value.EnumerateObject())
+                            {
+                                metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
+                            }
                         }
+                        continue;
                     }
-                    continue;
+                    if (!tensors.TryAdd(prop.Name, ParseTensor(f, prop, dataStart, dataLength)))
+                    {
+                        throw Bad(f, $"tensor '{prop.Name}' appears twice in the header");
+                    }
                 }
-                if (!tensors.TryAdd(prop.Name, ParseTensor(f, prop, dataStart, dataLength)))
-                {
-                    throw Bad(f, $"tensor '{prop.Name}' appears twice in the header");
-                }
+            }
+            catch (InvalidOperationException e)
+            {
+                // fuzz/crashes/safetensors/invalid-utf8-*.safetensors: JsonDocument parses invalid UTF-8 and unpaired
+                // surrogate escapes; reading such a name or string throws InvalidOperationException
+                throw Bad(f, $"the JSON header holds text that is not valid Unicode: {e.Message}");
             }
         }
         TensorRanges.CheckNoOverlap(tensors.Values, what => Bad(f, what));
@@ -145,9 +154,14 @@ public sealed class SafetensorsFile : ITensorFile
                 throw Bad(f, $"tensor '{name}' has an invalid dimension {d.GetRawText()}");
             }
             shape[i++] = n;
-            count = checked(count * n);
+            // fuzz/crashes/safetensors/shape-overflow.safetensors: the product overflows, or its byte size does
+            if (n != 0 && count > long.MaxValue / 8 / n)
+            {
+                throw Bad(f, $"tensor '{name}' has more elements than any file can hold (shape {shapeEl.GetRawText()})");
+            }
+            count *= n;
         }
-        if (!offEl[0].TryGetInt64(out var begin) || !offEl[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        if (offEl[0].ValueKind != JsonValueKind.Number || offEl[1].ValueKind != JsonValueKind.Number || !offEl[0].TryGetInt64(out var begin) || !offEl[1].TryGetInt64(out var end) || begin < 0 || end < begin)
         {
             throw Bad(f, $"tensor '{name}' has invalid data_offsets {offEl.GetRawText()}");
         }

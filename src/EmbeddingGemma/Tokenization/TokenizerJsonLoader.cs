@@ -555,6 +555,11 @@ internal static class TokenizerJsonLoader
                 $"{source}: malformed JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}", e)
             { FilePath = source };
         }
+        catch (InvalidOperationException e)
+        {
+            // fuzz/crashes/tokenizer-json/config-invalid-utf8-*.bin: a property name that is not valid UTF-8
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{source}: malformed JSON: {e.Message}", e) { FilePath = source };
+        }
     }
 
     internal static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
