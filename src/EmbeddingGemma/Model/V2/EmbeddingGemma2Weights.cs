@@ -236,7 +236,8 @@ public sealed class EmbeddingGemma2Weights : IDisposable
                 ["sliding_attention"] = new() { RopeTheta = gguf.TryGetDouble(p + "rope.freq_base_swa") ?? 10_000.0 },
                 ["full_attention"] = new() { RopeTheta = gguf.TryGetDouble(p + "rope.freq_base") ?? 1_000_000.0 },
             },
-            RmsNormEps = gguf.GetDouble(p + "attention.layer_norm_rms_epsilon"),
+            // GGUF stores eps as float32: take its shortest decimal (1e-6, as config.json says), so folder and GGUF agree bit for bit.
+            RmsNormEps = ShortestDecimal(gguf.GetDouble(p + "attention.layer_norm_rms_epsilon")),
             MaxPositionEmbeddings = U("context_length"),
             BosTokenId = (int)(gguf.TryGetUInt("tokenizer.ggml.bos_token_id") ?? 2),
             EosTokenId = (int)(gguf.TryGetUInt("tokenizer.ggml.eos_token_id") ?? 1),
@@ -249,6 +250,9 @@ public sealed class EmbeddingGemma2Weights : IDisposable
         }
         return cfg.Validate(gguf.Path);
     }
+
+    private static double ShortestDecimal(double fromFloat32) =>
+        double.Parse(((float)fromFloat32).ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     private static EmbeddingGemma2Weights Build(EmbeddingGemma2Config c, WeightFiles files, bool ownsFiles)
     {
