@@ -100,4 +100,7 @@ public sealed record ModelLoadOptions
 
     /// <summary>Builds the encoder from the weights; null = the fast engine with <see cref="Threads"/>; <c>w =&gt; new ReferenceEncoder(w)</c> selects the reference.</summary>
     public Func<ModelWeights, ISequenceEncoder>? EncoderFactory { get; init; }
+
+    /// <summary>Builds the encoder of an EmbeddingGemma 2 model; null = the reference encoder (<see cref="Model.V2.ReferenceEncoder2"/>) with <see cref="Threads"/>.</summary>
+    public Func<Model.V2.EmbeddingGemma2Weights, ISequenceEncoder>? EncoderFactory2 { get; init; }
 }
