@@ -207,7 +207,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
     /// <summary>
     /// EmbeddingGemma 2 (spec2): no Dense stages, the 512->768 projection inside the encoder before the mean, the
     /// 8,192-token limit, input not stripped (sentence-transformers 6), its own prompt table. The default encoder is the
-    /// reference (<see cref="ReferenceEncoder2"/>) until a fast engine exists; <see cref="ModelLoadOptions.EncoderFactory2"/> chooses another.
+    /// fast engine (<see cref="Model.Fast.FastEncoder2"/>); <see cref="ModelLoadOptions.EncoderFactory2"/> chooses another (e.g. <c>w =&gt; new ReferenceEncoder2(w)</c>).
     /// </summary>
     private static EmbeddingGemmaModel LoadGemma2(string path, ModelLoadOptions options)
     {
@@ -227,7 +227,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
             var maxSeq = folder is null ? int.MaxValue : ReadMaxSeqLength(folder) ?? int.MaxValue;
             var pipeline = EmbeddingPipeline.BuildGemma2(weights.Config, folder);
             var threads = options.Threads > 0 ? options.Threads : Numerics.KernelCatalog.DefaultThreads;
-            var encoder = options.EncoderFactory2 is { } factory ? factory(weights) : new ReferenceEncoder2(weights, null, threads);
+            var encoder = options.EncoderFactory2 is { } factory ? factory(weights) : new Model.Fast.FastEncoder2(weights, new Model.Fast.FastEncoderOptions { Threads = threads });
             if (encoder.OutputDimension != weights.Config.EmbeddingDim)
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"EncoderFactory2 returned an encoder of {encoder.OutputDimension} outputs; EmbeddingGemma 2 pools {weights.Config.EmbeddingDim}.");

@@ -296,9 +296,9 @@ public sealed class EmbeddingGemma2Weights : IDisposable
             FinalNormGain = files.PlainGain("norm.weight", d),
             EmbeddingProjection = files.Matrix("embedding_projection.weight", c.EmbeddingDim, d),
         };
-        foreach (var m in weights.Matrices)
+        foreach (var m in weights.Matrices.Where(m => m != weights.PleModelProjection))
         {
-            m.PackForProducts();   // Q4_0/Q8_0: the int8 GEMM layout once, at load (not the embedding: it is read row by row)
+            m.PackForProducts();   // Q4_0/Q8_0: the int8 GEMM layout once, at load (not the embedding, read row by row, nor the PLE projection, which the fast engine slices per layer)
         }
         return weights;
     }

@@ -46,7 +46,7 @@ public sealed class EmbeddingGemma2ModelTests
         Assert.Equal(8192, gguf.MaxTokens);
         Assert.Equal(m2.Config.ParameterCount, folder.ParameterCount);
         Assert.Equal(m2.Checkpoint.ParameterCount, folder.ParameterCount);
-        Assert.IsType<ReferenceEncoder2>(folder.Encoder);
+        Assert.IsType<EmbeddingGemma.Model.Fast.FastEncoder2>(folder.Encoder);
         Assert.Throws<EmbeddingGemmaException>(() => folder.Weights);
         Assert.Equal("safetensors", folder.WeightSource.Format);
         Assert.Equal(["vision_tower.encoder.stub.weight", "embed_audio.embedding_projection.weight"], folder.Weights2!.Files.Skipped.Order().Reverse());

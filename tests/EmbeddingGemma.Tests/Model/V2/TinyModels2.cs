@@ -35,6 +35,20 @@ internal static class TinyModels2
     /// <summary>hidden 64, 6 layers (5 full), 4 heads; sliding 2 KV x 16, full 1 KV x 32; PLE 48; projection 96; radius 8; with a vision and an audio stub tensor.</summary>
     public static TinyModel2 Default => Get("tiny2", stubs: ["vision_tower.encoder.stub.weight", "embed_audio.embedding_projection.weight"]);
 
+    /// <summary>hidden 256 (8 quantization blocks per row), 4 layers, sliding 2 KV x 32, full 1 KV x 64, PLE 128, projection 192, radius 16.</summary>
+    public static TinyModel2 Wide => Get("tiny2-wide", c => c with
+    {
+        HiddenSize = 256,
+        IntermediateSize = 512,
+        NumHiddenLayers = 4,
+        HeadDim = 32,
+        GlobalHeadDim = 64,
+        HiddenSizePerLayerInput = 128,
+        EmbeddingDim = 192,
+        SlidingWindow = 16,
+        LayerTypes = null,
+    }, seed: 3);
+
     /// <summary>A cached model by name; <paramref name="configure"/> overrides the tiny config.</summary>
     public static TinyModel2 Get(string name, Func<EmbeddingGemma2Config, EmbeddingGemma2Config>? configure = null, int seed = 42, IReadOnlyList<string>? stubs = null) =>
         Cache.GetOrAdd(name, n => new Lazy<TinyModel2>(() =>
