@@ -30,6 +30,7 @@ public sealed class FastEncoder2 : ISequenceEncoder
     private readonly int[] _radius;
     private readonly int _maxQ;
     private readonly int _maxKv;
+    private Workspace? _ws;
 
     [ThreadStatic] private static Dictionary<int, AttentionScratch>? t_scratch;
 
@@ -129,7 +130,9 @@ public sealed class FastEncoder2 : ISequenceEncoder
                     tokens += sequences[order[end]].Length;
                     end++;
                 }
-                var ws = new Workspace(this, sequences, order.AsSpan(start, end - start), tokens);
+                var total = sequences.Sum(q => q.Length);
+                var ws = _ws is { } w && w.Tokens >= tokens ? w : _ws = new Workspace(this, Math.Max(tokens, Math.Min(_chunkTokens, total)));
+                ws.SetChunk(sequences, order.AsSpan(start, end - start), tokens);
                 RunChunk(ws, cancellationToken);
                 for (var c = 0; c < ws.Count; c++)
                 {
@@ -290,15 +293,14 @@ public sealed class FastEncoder2 : ISequenceEncoder
         }
     });
 
-    /// <summary>Activation buffers of one chunk of packed sequences.</summary>
+    /// <summary>Activation buffers for up to <see cref="Tokens"/> packed tokens, allocated once and reused (nothing per token).</summary>
     private sealed class Workspace
     {
-        public Workspace(FastEncoder2 e, IReadOnlyList<ReadOnlyMemory<int>> sequences, ReadOnlySpan<int> order, int tokens)
+        public Workspace(FastEncoder2 e, int tokens)
         {
             var c = e._c;
             int d = c.HiddenSize, f = c.IntermediateSize, p = c.HiddenSizePerLayerInput;
-            TokenCount = tokens;
-            Count = order.Length;
+            Tokens = tokens;
             X0 = new float[tokens * d];
             Hidden = new float[tokens * d];
             X = new float[tokens * Math.Max(d, e._maxQ)];
@@ -311,16 +313,23 @@ public sealed class FastEncoder2 : ISequenceEncoder
             Up = new float[tokens * f];
             Ple = new float[tokens * p];
             G = new float[tokens * p];
-            Pooled = new float[Count * d];
-            Output = new float[Count * c.EmbeddingDim];
+            Pooled = new float[tokens * d];
+            Output = new float[tokens * c.EmbeddingDim];
             Ids = new int[tokens];
             Position = new int[tokens];
-            Offset = new int[Count];
-            Length = new int[Count];
-            Index = new int[Count];
-            BlockStart = new int[Count];
+            Offset = new int[tokens];
+            Length = new int[tokens];
+            Index = new int[tokens];
+            BlockStart = new int[tokens];
+            BlockSequence = new int[tokens];
+        }
+
+        public void SetChunk(IReadOnlyList<ReadOnlyMemory<int>> sequences, ReadOnlySpan<int> order, int tokens)
+        {
+            TokenCount = tokens;
+            Count = order.Length;
             var off = 0;
-            var blocks = new List<int>();
+            var blocks = 0;
             for (var s = 0; s < order.Length; s++)
             {
                 var ids = sequences[order[s]].Span;
@@ -332,16 +341,19 @@ public sealed class FastEncoder2 : ISequenceEncoder
                 {
                     Position[off + q] = q;
                 }
-                BlockStart[s] = blocks.Count;
-                blocks.AddRange(Enumerable.Repeat(s, TiledAttention.BlockCount(ids.Length)));
+                BlockStart[s] = blocks;
+                var nb = TiledAttention.BlockCount(ids.Length);
+                BlockSequence.AsSpan(blocks, nb).Fill(s);
+                blocks += nb;
                 off += ids.Length;
             }
-            BlockSequence = blocks.ToArray();
+            BlockTotal = blocks;
         }
 
-        public int TokenCount { get; }
-        public int Count { get; }
-        public int BlockTotal => BlockSequence.Length;
+        public int Tokens { get; }
+        public int TokenCount { get; private set; }
+        public int Count { get; private set; }
+        public int BlockTotal { get; private set; }
         public float[] X0 { get; }
         public float[] Hidden { get; }
         public float[] X { get; }
