@@ -52,6 +52,23 @@ public sealed class Gemma2CommandsTests
         var va = JsonSerializer.Deserialize<float[]>(a.Out.Trim())!;
         Assert.Equal(96, va.Length);
         Assert.Equal(a.Out, b.Out);
+        // convert: folder -> GGUF F32 (same vector), GGUF -> BF16 folder, folder -> Q8_0 GGUF (close)
+        var converted = Path.Combine(dir, "conv.gguf");
+        (code, _, err) = Run(null, "convert", "--model", folder, "--out", converted);
+        Assert.True(code == 0, err);
+        Assert.Equal(a.Out, Run("hello world\n", "embed", "--model", converted, "--task", "retrieval_query").Out);
+        (code, _, err) = Run(null, "convert", "--model", gguf, "--out", Path.Combine(dir, "bf16"), "--type", "BF16");
+        Assert.True(code == 0, err);
+        var q8 = Path.Combine(dir, "q8.gguf");
+        (code, _, err) = Run(null, "convert", "--model", folder, "--out", q8, "--type", "Q8_0");
+        Assert.True(code == 0, err);
+        foreach (var other in new[] { Path.Combine(dir, "bf16"), q8 })
+        {
+            var r = Run("hello world\n", "embed", "--model", other, "--task", "retrieval_query");
+            Assert.True(r.Code == 0, r.Err);
+            var v = JsonSerializer.Deserialize<float[]>(r.Out.Trim())!;
+            Assert.True(va.Zip(v, (x, y) => (double)x * y).Sum() > 0.99, other);
+        }
         (code, var v1, err) = Run(null, "info", "--model", TinyModels.Default.Folder);
         Assert.True(code == 0, err);
         Assert.Equal("embeddinggemma", JsonDocument.Parse(v1).RootElement.GetProperty("architecture").GetString());

@@ -25,7 +25,7 @@ internal static class InfoCommand
 
     internal static JsonObject Describe(string path)
     {
-        if (File.Exists(path) ? IsGemma2Gguf(path) : Directory.Exists(path) && WeightFiles.FolderArchitecture(path) == WeightFiles.ArchGemmaEmbedding2)
+        if (EmbeddingGemma2Weights.IsEmbeddingGemma2(path))
         {
             return DescribeGemma2(path);
         }
@@ -85,12 +85,6 @@ internal static class InfoCommand
                 f.Dispose();
             }
         }
-    }
-
-    private static bool IsGemma2Gguf(string path)
-    {
-        using var g = GgufFile.Open(path);
-        return g.TryGetString("general.architecture") == WeightFiles.ArchGemmaEmbedding2;
     }
 
     // EmbeddingGemma 2: the config, the text tensors (towers skipped and counted), parameters of the text model.

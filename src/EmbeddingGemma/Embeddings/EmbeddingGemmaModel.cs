@@ -140,7 +140,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
                 path = ggufs[0];
             }
         }
-        if (File.Exists(path) ? IsGemma2Gguf(path) : WeightFiles.FolderArchitecture(path) == WeightFiles.ArchGemmaEmbedding2)
+        if (EmbeddingGemma2Weights.IsEmbeddingGemma2(path))
         {
             return LoadGemma2(path, options);
         }
@@ -185,23 +185,6 @@ public sealed class EmbeddingGemmaModel : IDisposable
             weights?.Dispose();
             throw;
         }
-    }
-
-    private static bool IsGemma2Gguf(string path)
-    {
-        if (!path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && !IsGgufMagic(path))
-        {
-            return false;
-        }
-        using var g = GgufFile.Open(path);
-        return g.TryGetString("general.architecture") == WeightFiles.ArchGemmaEmbedding2;
-    }
-
-    private static bool IsGgufMagic(string path)
-    {
-        using var f = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[4];
-        return f.Read(magic) == 4 && magic.SequenceEqual("GGUF"u8);
     }
 
     /// <summary>

@@ -116,6 +116,33 @@ public sealed class EmbeddingGemma2Weights : IDisposable
         }
     }
 
+    /// <summary>
+    /// True when <paramref name="folderOrGguf"/> holds EmbeddingGemma 2: a folder whose config.json says model_type
+    /// embedding_gemma2(_text), or a GGUF of general.architecture gemma-embedding2. Reads only the headers.
+    /// </summary>
+    public static bool IsEmbeddingGemma2(string folderOrGguf)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folderOrGguf);
+        if (Directory.Exists(folderOrGguf))
+        {
+            return WeightFiles.FolderArchitecture(folderOrGguf) == WeightFiles.ArchGemmaEmbedding2;
+        }
+        if (!File.Exists(folderOrGguf))
+        {
+            return false;
+        }
+        using (var f = File.OpenRead(folderOrGguf))
+        {
+            Span<byte> magic = stackalloc byte[4];
+            if (f.Read(magic) != 4 || !magic.SequenceEqual("GGUF"u8))
+            {
+                return false;
+            }
+        }
+        using var g = GgufFile.Open(folderOrGguf);
+        return g.TryGetString("general.architecture") == WeightFiles.ArchGemmaEmbedding2;
+    }
+
     /// <summary>Opens and loads an EmbeddingGemma 2 folder or .gguf (the weights own the files).</summary>
     public static EmbeddingGemma2Weights Load(string folderOrGguf)
     {
