@@ -142,6 +142,29 @@ public sealed class ReferenceEncoder2Tests
     }
 
     [Fact]
+    public void WindowEqualsFullAttentionUpToRadiusPlusOneTokens()
+    {
+        // spec2 §9 (b): with radius 8 a sequence of <= 9 tokens sees everything on sliding layers too; 10 tokens do not.
+        // Same weights (same shapes and seeds), same RoPE base on both layer types; only the layer types differ.
+        static EmbeddingGemma2Config Shape(EmbeddingGemma2Config c, bool allFull) => c with
+        {
+            GlobalHeadDim = 16,
+            NumGlobalKeyValueHeads = 2,
+            RopeParametersByType = new Dictionary<string, RopeParameters> { ["sliding_attention"] = new() { RopeTheta = 10_000 }, ["full_attention"] = new() { RopeTheta = 10_000 } },
+            LayerTypes = allFull ? Enumerable.Repeat("full_attention", 6).ToArray() : EmbeddingGemma2Config.DefaultLayerTypes(6),
+        };
+        using var sliding = EmbeddingGemma2Weights.Load(TinyModels2.Get("tiny2-same-sliding", c => Shape(c, false)).Folder);
+        using var full = EmbeddingGemma2Weights.Load(TinyModels2.Get("tiny2-same-full", c => Shape(c, true)).Folder);
+        foreach (var n in new[] { 2, 8, 9 })
+        {
+            var ids = Ids(n, n);
+            Assert.Equal(Pooled(new ReferenceEncoder2(full), ids), Pooled(new ReferenceEncoder2(sliding), ids));
+        }
+        var ten = Ids(10, 10);
+        Assert.NotEqual(Pooled(new ReferenceEncoder2(full), ten), Pooled(new ReferenceEncoder2(sliding), ten));
+    }
+
+    [Fact]
     public void PleIsProjectedFromTheScaledEmbeddingScaledAndNormalized()
     {
         var m = TinyModels2.Default;
