@@ -12,7 +12,8 @@ public interface ISequenceEncoder
 
     /// <summary>
     /// Encodes each sequence and writes its mean-pooled hidden state to
-    /// <paramref name="pooled"/>[i * HiddenSize .. (i+1) * HiddenSize). Every sequence needs 1..MaxPositionEmbeddings ids.
+    /// <paramref name="pooled"/>[i * OutputDimension .. (i+1) * OutputDimension) (OutputDimension = HiddenSize for v1).
+    /// Every sequence needs 1..MaxPositionEmbeddings ids.
     /// </summary>
     void EncodePooled(IReadOnlyList<ReadOnlyMemory<int>> sequences, Span<float> pooled, CancellationToken cancellationToken = default);
 
