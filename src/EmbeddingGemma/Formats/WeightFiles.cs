@@ -324,7 +324,7 @@ public sealed class WeightFiles : IDisposable
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Location}: PlainGain('{hfName}') is for EmbeddingGemma 2 files; v1 norms are 1 + w (Gain).") { FilePath = Location };
         }
         var (f, info) = Find(hfName);
-        if (info.ElementCount != n || info.Shape.Length != 1)
+        if (info.ElementCount != n || info.Shape.Length > 1)   // [n]; a scalar buffer (layer_scalar) may also be stored 0-d
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                 $"{f.Path}: tensor '{info.Name}' has shape {info.ShapeText}, expected [{n}] for this config.") { FilePath = f.Path };
