@@ -17,6 +17,24 @@ internal static class ConvertCommand
         command.Options.Add(type);
         command.SetAction((ParseResult p) =>
         {
+            if (Model.V2.EmbeddingGemma2Weights.IsEmbeddingGemma2(p.GetValue(model)!))
+            {
+                // EmbeddingGemma 2: the same weights through ModelCheckpoint2 (norms raw in both formats).
+                var ckpt2 = Model.V2.ModelCheckpoint2.Read(p.GetValue(model)!);
+                var t2 = MakeModelCommand.ParseType(p.GetValue(type)!, "--type");
+                var out2 = p.GetValue(output)!;
+                CliFiles.CheckOutputPath(out2, folder: !out2.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase), "--out");
+                if (out2.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+                {
+                    ckpt2.WriteGguf(out2, t2);
+                }
+                else
+                {
+                    ckpt2.WriteHuggingFaceFolder(out2, t2);
+                }
+                Console.Error.WriteLine($"wrote {Path.GetFullPath(out2)}");
+                return ExitCodes.Ok;
+            }
             var t = MakeModelCommand.ParseType(p.GetValue(type)!, "--type");
             var outPath = p.GetValue(output)!;
             CliFiles.CheckOutputPath(outPath, folder: !outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase), "--out");

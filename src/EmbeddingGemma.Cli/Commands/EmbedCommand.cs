@@ -112,7 +112,7 @@ internal static class EmbedCommand
                 {
                     var engine = m.Encoder is EmbeddingGemma.Model.Fast.FastSequenceEncoder ? "fast engine" : m.Encoder.GetType().Name;
                     Console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"embed: {vectors.Length} vectors of {(vectors.Length > 0 ? vectors[0].Length : m.Dimensions)} from {m.Source}: {m.WeightType} weights ({m.Weights.Source.Format}) in the {engine}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}, kernels {EmbeddingGemma.Numerics.KernelCatalog.Default.Description}; load {loadSeconds:F2} s, total {clock.Elapsed.TotalSeconds:F2} s"));
+                        $"embed: {vectors.Length} vectors of {(vectors.Length > 0 ? vectors[0].Length : m.Dimensions)} from {m.Source}: {m.WeightType} weights ({m.WeightSource.Format}) in the {engine}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}, kernels {EmbeddingGemma.Numerics.KernelCatalog.Default.Description}; load {loadSeconds:F2} s, total {clock.Elapsed.TotalSeconds:F2} s"));
                 }
             }
             finally

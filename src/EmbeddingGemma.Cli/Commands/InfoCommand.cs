@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Model.V2;
 
 namespace EmbeddingGemma.Cli.Commands;
 
@@ -24,6 +25,10 @@ internal static class InfoCommand
 
     internal static JsonObject Describe(string path)
     {
+        if (EmbeddingGemma2Weights.IsEmbeddingGemma2(path))
+        {
+            return DescribeGemma2(path);
+        }
         var files = new List<ITensorFile>();
         try
         {
@@ -63,6 +68,7 @@ internal static class InfoCommand
             return new JsonObject
             {
                 ["source"] = Path.GetFullPath(path),
+                ["architecture"] = "embeddinggemma",
                 ["format"] = format,
                 ["config"] = JsonNode.Parse(config.ToJson()),
                 ["tensor_count"] = tensors.Count,
@@ -79,5 +85,33 @@ internal static class InfoCommand
                 f.Dispose();
             }
         }
+    }
+
+    // EmbeddingGemma 2: the config, the text tensors (towers skipped and counted), parameters of the text model.
+    private static JsonObject DescribeGemma2(string path)
+    {
+        using var files = WeightFiles.Open(path);
+        var config = files.Gguf is { } g ? EmbeddingGemma2Weights.ConfigFromGguf(g) : EmbeddingGemma2Config.FromFile(Path.Combine(path, "config.json"));
+        var tensors = files.Tensors.Values.ToList();
+        var dtypes = new JsonObject();
+        foreach (var group in tensors.GroupBy(t => t.Type.ToString()).OrderBy(x => x.Key, StringComparer.Ordinal))
+        {
+            dtypes[group.Key] = group.Count();
+        }
+        return new JsonObject
+        {
+            ["source"] = Path.GetFullPath(path),
+            ["architecture"] = "embeddinggemma2",
+            ["format"] = files.Gguf is { } gg ? $"gguf v{gg.Version}" : "huggingface",
+            ["config"] = JsonNode.Parse(config.ToJson()),
+            ["tensor_count"] = tensors.Count,
+            ["parameters"] = tensors.Sum(t => t.ElementCount),
+            ["parameters_expected"] = config.ParameterCount,
+            ["skipped_tensors"] = files.Skipped.Count,
+            ["dtypes"] = dtypes,
+            ["dense_heads"] = false,
+            ["max_tokens"] = config.MaxTokens,
+            ["files"] = new JsonArray(files.Paths.Select(f => (JsonNode)new JsonObject { ["path"] = f, ["bytes"] = new FileInfo(f).Length }).ToArray()),
+        };
     }
 }

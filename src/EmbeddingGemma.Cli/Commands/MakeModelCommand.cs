@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Model.V2;
 using EmbeddingGemma.Numerics;
 
 namespace EmbeddingGemma.Cli.Commands;
@@ -11,6 +12,7 @@ internal static class MakeModelCommand
 {
     public static Command Create()
     {
+        var arch = new Option<string>("--arch") { Description = "embeddinggemma (v1, 300M) or embeddinggemma2 (EmbeddingGemma 2 text model).", DefaultValueFactory = _ => "embeddinggemma" };
         var shape = new Option<string>("--shape") { Description = "tiny (hidden 64, 6 layers) or full (the real 300M shapes).", DefaultValueFactory = _ => "tiny" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var outDir = new Option<string?>("--out") { Description = "Write a Hugging Face / sentence-transformers folder here." };
@@ -20,8 +22,8 @@ internal static class MakeModelCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Copy this tokenizer.json (default: a small synthetic Gemma-style tokenizer)." };
         var set = new Option<string[]>("--set") { Description = "Config override KEY=VALUE with config.json names, e.g. --set num_hidden_layers=12 --set sliding_window=32.", AllowMultipleArgumentsPerToken = true };
         var dense = new Option<int?>("--dense-intermediate") { Description = "Output size of 2_Dense (default 3072 full, 4*hidden tiny)." };
-        var command = new Command("make-model", "Generate a deterministic random EmbeddingGemma model (Hugging Face folder and/or GGUF).");
-        foreach (var o in new Option[] { shape, seed, outDir, gguf, dtype, ggufType, tokenizer, set, dense })
+        var command = new Command("make-model", "Generate a deterministic random EmbeddingGemma (v1 or, with --arch embeddinggemma2, EmbeddingGemma 2) model (Hugging Face folder and/or GGUF).");
+        foreach (var o in new Option[] { arch, shape, seed, outDir, gguf, dtype, ggufType, tokenizer, set, dense })
         {
             command.Options.Add(o);
         }
@@ -44,6 +46,30 @@ internal static class MakeModelCommand
                 CliFiles.CheckOutputPath(ggufPath, folder: false, "--gguf");
             }
             var overrides = p.GetValue(set) ?? [];
+            switch (p.GetValue(arch))
+            {
+                case "embeddinggemma":
+                    break;
+                case "embeddinggemma2":
+                    if (p.GetValue(dense) is not null)
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--dense-intermediate: EmbeddingGemma 2 has no Dense modules.");
+                    }
+                    var ckpt2 = RandomModel2.Create(p.GetValue(shape)!, p.GetValue(seed), c => ApplyOverrides2(c, overrides), p.GetValue(tokenizer));
+                    if (outPath is not null)
+                    {
+                        ckpt2.WriteHuggingFaceFolder(outPath, ParseType(p.GetValue(dtype)!, "--dtype"));
+                        Console.Error.WriteLine($"wrote {Path.GetFullPath(outPath)}");
+                    }
+                    if (ggufPath is not null)
+                    {
+                        ckpt2.WriteGguf(ggufPath, ParseType(p.GetValue(ggufType)!, "--gguf-type"));
+                        Console.Error.WriteLine($"wrote {Path.GetFullPath(ggufPath)}");
+                    }
+                    return ExitCodes.Ok;
+                default:
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--arch must be embeddinggemma or embeddinggemma2, got '{p.GetValue(arch)}'.");
+            }
             var ckpt = RandomModel.Create(p.GetValue(shape)!, p.GetValue(seed), c => ApplyOverrides(c, overrides), p.GetValue(tokenizer), p.GetValue(dense));
             if (outPath is not null)
             {
@@ -64,6 +90,46 @@ internal static class MakeModelCommand
         Enum.TryParse<GgmlType>(s, ignoreCase: true, out var t) && t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
             ? t
             : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"{option} must be F32, F16, BF16, Q8_0 or Q4_0, got '{s}'.");
+
+    /// <summary>Applies KEY=VALUE overrides to an EmbeddingGemma 2 config by text_config field name (values parsed as JSON, else strings).</summary>
+    internal static EmbeddingGemma2Config ApplyOverrides2(EmbeddingGemma2Config config, IReadOnlyList<string> overrides)
+    {
+        if (overrides.Count == 0)
+        {
+            return config;
+        }
+        var root = JsonNode.Parse(config.ToJson())!.AsObject();
+        var node = root["text_config"]!.AsObject();
+        foreach (var o in overrides)
+        {
+            var eq = o.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--set expects KEY=VALUE, got '{o}'.");
+            }
+            var key = o[..eq];
+            var value = o[(eq + 1)..];
+            if (!node.ContainsKey(key) && key is not ("per_layer_config" or "rope_parameters"))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Unknown config field '{key}'. Valid fields: {string.Join(", ", node.Select(kv => kv.Key))}.");
+            }
+            JsonNode? v;
+            try
+            {
+                v = JsonNode.Parse(value);
+            }
+            catch (JsonException)
+            {
+                v = JsonValue.Create(value);
+            }
+            node[key] = v;
+        }
+        if (overrides.Any(o => o.StartsWith("num_hidden_layers=", StringComparison.Ordinal)) && !overrides.Any(o => o.StartsWith("layer_types=", StringComparison.Ordinal)))
+        {
+            node.Remove("layer_types");
+        }
+        return EmbeddingGemma2Config.FromJson(root.ToJsonString(), "--set overrides");
+    }
 
     /// <summary>Applies KEY=VALUE overrides by config.json field name (values parsed as JSON, else as strings).</summary>
     internal static GemmaConfig ApplyOverrides(GemmaConfig config, IReadOnlyList<string> overrides)

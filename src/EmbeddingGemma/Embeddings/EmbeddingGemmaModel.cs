@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Model.V2;
 using EmbeddingGemma.Tokenization;
 
 namespace EmbeddingGemma.Embeddings;
@@ -12,21 +13,31 @@ namespace EmbeddingGemma.Embeddings;
 /// </summary>
 public sealed class EmbeddingGemmaModel : IDisposable
 {
-    private readonly ModelWeights _weights;
+    /// <summary><see cref="Architecture"/> of EmbeddingGemma (v1, 300M).</summary>
+    public const string ArchitectureV1 = "embeddinggemma";
+
+    /// <summary><see cref="Architecture"/> of EmbeddingGemma 2 (text path).</summary>
+    public const string ArchitectureV2 = "embeddinggemma2";
+
+    private readonly ModelWeights? _weights;
+    private readonly EmbeddingGemma2Weights? _weights2;
+    private readonly GemmaConfig _config;
     private readonly GemmaTokenizer? _tokenizer;
     private readonly ISequenceEncoder _encoder;
     private readonly int _threads;
 
-    private EmbeddingGemmaModel(ModelWeights weights, GemmaTokenizer? tokenizer, ISequenceEncoder encoder, EmbeddingPipeline pipeline, PromptResolver prompts,
+    private EmbeddingGemmaModel(ModelWeights? weights, EmbeddingGemma2Weights? weights2, GemmaTokenizer? tokenizer, ISequenceEncoder encoder, EmbeddingPipeline pipeline, PromptResolver prompts,
         int maxSeqLength, string source, int threads)
     {
         _weights = weights;
+        _weights2 = weights2;
+        _config = weights?.Config ?? weights2!.Summary;
         _tokenizer = tokenizer;
         _encoder = encoder;
         _threads = threads;
         Pipeline = pipeline;
         PromptResolver = prompts;
-        MaxTokens = Math.Min(maxSeqLength, weights.Config.MaxPositionEmbeddings);
+        MaxTokens = Math.Min(maxSeqLength, _config.MaxPositionEmbeddings);
         Source = source;
     }
 
@@ -37,11 +48,29 @@ public sealed class EmbeddingGemmaModel : IDisposable
     /// </summary>
     public static string ResolveWithHub(string model, CancellationToken cancellationToken) => Hub.ModelLocator.Resolve(model, null, null, cancellationToken);
 
-    /// <summary>The backbone configuration.</summary>
-    public GemmaConfig Config => _weights.Config;
+    /// <summary>
+    /// The backbone configuration. For EmbeddingGemma 2 a v1-shaped summary (vocabulary, 8,192-token limit, sliding
+    /// layer shapes); the full configuration is <see cref="Config2"/>.
+    /// </summary>
+    public GemmaConfig Config => _config;
 
-    /// <summary>Full embedding size (768 for the real model).</summary>
-    public int Dimensions => _weights.Config.HiddenSize;
+    /// <summary><see cref="ArchitectureV1"/> ("embeddinggemma") or <see cref="ArchitectureV2"/> ("embeddinggemma2"), from the files.</summary>
+    public string Architecture => _weights2 is null ? ArchitectureV1 : ArchitectureV2;
+
+    /// <summary>The EmbeddingGemma 2 configuration (null for v1).</summary>
+    public EmbeddingGemma2Config? Config2 => _weights2?.Config;
+
+    /// <summary>The EmbeddingGemma 2 weights (null for v1).</summary>
+    public EmbeddingGemma2Weights? Weights2 => _weights2;
+
+    /// <summary>Where the weights came from (format, files, tensors), for either architecture.</summary>
+    public WeightSourceInfo WeightSource => _weights?.Source ?? _weights2!.Source;
+
+    /// <summary>Parameters of the backbone (v1) or text model (v2).</summary>
+    public long ParameterCount => _weights?.ParameterCount ?? _weights2!.ParameterCount;
+
+    /// <summary>Full embedding size (768 for both released models).</summary>
+    public int Dimensions => Pipeline.OutputDimension;
 
     /// <summary>Token limit per input incl. specials (sentence_bert_config max_seq_length, at most max_position_embeddings).</summary>
     public int MaxTokens { get; }
@@ -49,8 +78,9 @@ public sealed class EmbeddingGemmaModel : IDisposable
     /// <summary>The folder or file the model was loaded from.</summary>
     public string Source { get; }
 
-    /// <summary>The weights (read-only).</summary>
-    public ModelWeights Weights => _weights;
+    /// <summary>The v1 weights (read-only); an EmbeddingGemma 2 model has <see cref="Weights2"/> instead.</summary>
+    public ModelWeights Weights => _weights ?? throw new EmbeddingGemmaException(ErrorKind.Unsupported,
+        $"{Source}: this is an EmbeddingGemma 2 model; its weights are Weights2 (WeightSource for the format and files).");
 
     /// <summary>The tokenizer (null when the model has none; then only <see cref="EncodeTokenIds"/> works).</summary>
     public GemmaTokenizer? Tokenizer => _tokenizer;
@@ -74,7 +104,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
     public int Threads => _threads;
 
     /// <summary>The storage type that holds most of the backbone's matrix bytes: the type the engine runs (e.g. Q4_0).</summary>
-    public Numerics.GgmlType WeightType => _weights.DominantMatrixType;
+    public Numerics.GgmlType WeightType => _weights?.DominantMatrixType ?? _weights2!.DominantMatrixType;
 
     private string? _fingerprint;
 
@@ -103,7 +133,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
             h.AppendData(bytes);
         }
         Add("embeddinggemma.net model fingerprint v1");
-        Add(JsonSerializer.Serialize(Config));
+        Add(_weights2 is { } v2 ? JsonSerializer.Serialize(v2.Config) : JsonSerializer.Serialize(Config));
         foreach (var stage in Pipeline.Stages)
         {
             Add($"stage {stage.Kind} {stage}");
@@ -115,7 +145,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
             Add(prompt);
         }
         Add($"max_tokens {MaxTokens}");
-        var files = _weights.Files;
+        var files = _weights?.Files ?? _weights2!.Files;
         foreach (var name in files.Tensors.Keys.OrderBy(n => n, StringComparer.Ordinal))
         {
             var (file, info) = files.Find(name);
@@ -172,6 +202,10 @@ public sealed class EmbeddingGemmaModel : IDisposable
                 path = ggufs[0];
             }
         }
+        if (EmbeddingGemma2Weights.IsEmbeddingGemma2(path))
+        {
+            return LoadGemma2(path, options);
+        }
         ModelWeights? weights = null;
         try
         {
@@ -206,7 +240,45 @@ public sealed class EmbeddingGemmaModel : IDisposable
             var encoder = options.EncoderFactory is { } factory
                 ? factory(weights)
                 : new Model.Fast.FastSequenceEncoder(weights, new Model.Fast.FastEncoderOptions { Threads = threads, Profile = options.Profile });
-            return new EmbeddingGemmaModel(weights, tokenizer, encoder, pipeline, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path), threads);
+            return new EmbeddingGemmaModel(weights, null, tokenizer, encoder, pipeline, new PromptResolver(prompts), maxSeq, Path.GetFullPath(path), threads);
+        }
+        catch
+        {
+            weights?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// EmbeddingGemma 2 (spec2): no Dense stages, the 512->768 projection inside the encoder before the mean, the
+    /// 8,192-token limit, input not stripped (sentence-transformers 6), its own prompt table. The default encoder is the
+    /// fast engine (<see cref="Model.Fast.FastEncoder2"/>); <see cref="ModelLoadOptions.EncoderFactory2"/> chooses another (e.g. <c>w =&gt; new ReferenceEncoder2(w)</c>).
+    /// </summary>
+    private static EmbeddingGemmaModel LoadGemma2(string path, ModelLoadOptions options)
+    {
+        EmbeddingGemma2Weights? weights = null;
+        try
+        {
+            weights = EmbeddingGemma2Weights.Load(path);
+            var folder = Directory.Exists(path) ? path : null;
+            var tokenizerPath = options.TokenizerPath ?? Path.Combine(folder ?? Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.json");
+            var tokenizer = LoadTokenizer(tokenizerPath, weights.Summary, required: options.TokenizerPath is not null);
+            if (tokenizer is null && weights.Files.Gguf is { } g && TokenizerVocabulary.FromGguf(g) is { } v)
+            {
+                tokenizer = new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
+                    v.BosId, v.EosId, v.UnknownId, v.PaddingId, v.AddBos, v.AddEos), new GemmaTokenizerOptions { EmbeddingRows = weights.Config.VocabSize });
+            }
+            var prompts = folder is null ? null : ModelPrompts.ReadSentenceTransformersPrompts(folder);
+            var maxSeq = folder is null ? int.MaxValue : ReadMaxSeqLength(folder) ?? int.MaxValue;
+            var pipeline = EmbeddingPipeline.BuildGemma2(weights.Config, folder);
+            var threads = options.Threads > 0 ? options.Threads : Numerics.KernelCatalog.DefaultThreads;
+            var encoder = options.EncoderFactory2 is { } factory ? factory(weights) : new Model.Fast.FastEncoder2(weights, new Model.Fast.FastEncoderOptions { Threads = threads });
+            if (encoder.OutputDimension != weights.Config.EmbeddingDim)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"EncoderFactory2 returned an encoder of {encoder.OutputDimension} outputs; EmbeddingGemma 2 pools {weights.Config.EmbeddingDim}.");
+            }
+            return new EmbeddingGemmaModel(null, weights, tokenizer, encoder, pipeline, new PromptResolver(prompts ?? Gemma2Prompts.SentenceTransformersPrompts),
+                maxSeq, Path.GetFullPath(path), threads);
         }
         catch
         {
@@ -287,6 +359,19 @@ public sealed class EmbeddingGemmaModel : IDisposable
     {
         var tok = RequireTokenizer();
         var max = MaxTokenLimit(options);
+        if (_weights2 is { } w2)
+        {
+            // sentence-transformers 6 (EmbeddingGemma 2) does not strip the input (spec2 §3, §8.11)
+            var full2 = (prompt ?? "") + text;
+            var ids2 = tok.EncodeToIds(full2, max, out var truncated2, out var count2);
+            RefuseMediaPlaceholders(w2.Config, ids2, index);
+            if (truncated2 && !options.Truncate)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InputTooLong,
+                    $"Input {index} has {count2} tokens (prompt and <bos>/<eos> included), more than the limit of {max}; set Truncate = true to cut it.");
+            }
+            return new TokenizedInput(ids2, truncated2, prompt) { OriginalTokenCount = count2 };
+        }
         // sentence-transformers strips the input after prepending the prompt (Transformer.tokenize). The trim of the
         // start reaches into the text only when the prompt is empty or all whitespace.
         var promptText = prompt ?? "";
@@ -342,6 +427,19 @@ public sealed class EmbeddingGemmaModel : IDisposable
             }
         }
         return char.IsLowSurrogate(text[end]) && char.IsHighSurrogate(text[end - 1]) ? end - 1 : end;
+    }
+
+    // The HF processor raises for <|image|>/<|audio|>/<|video|> in text without media (HF-PROC validate_inputs, spec2 §4).
+    private static void RefuseMediaPlaceholders(EmbeddingGemma2Config c, int[] ids, int index)
+    {
+        foreach (var id in ids)
+        {
+            if (id == c.ImageTokenId || id == c.AudioTokenId || id == c.VideoTokenId)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                    $"Input {index} contains the media placeholder token id {id} (image {c.ImageTokenId}, audio {c.AudioTokenId}, video {c.VideoTokenId}); EmbeddingGemma 2's text path takes no image, audio or video.");
+            }
+        }
     }
 
     private int MaxTokenLimit(EncodeOptions options)
@@ -457,7 +555,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
         ArgumentNullException.ThrowIfNull(inputs);
         options ??= new EncodeOptions();
         ValidateOptions(options);
-        var h = Dimensions;
+        var h = _encoder.OutputDimension;
         var results = new EmbeddingResult[inputs.Count];
         var batch = Math.Max(1, options.BatchSize);
         for (var start = 0; start < inputs.Count; start += batch)
@@ -509,6 +607,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
     public void Dispose()
     {
         (_encoder as IDisposable)?.Dispose();
-        _weights.Dispose();
+        _weights?.Dispose();
+        _weights2?.Dispose();
     }
 }

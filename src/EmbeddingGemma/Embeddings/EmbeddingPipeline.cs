@@ -23,6 +23,8 @@ public enum PipelineStageKind
     Normalize,
     /// <summary>Matryoshka: keep the first d dimensions and re-normalise (per request).</summary>
     Matryoshka,
+    /// <summary>EmbeddingGemma 2's per-token embedding_projection (512 -> 768, inside the Transformer module, before the mean).</summary>
+    Projection,
 }
 
 /// <summary>One stage of the pipeline as loaded: its kind, a name (module folder or step) and, for Dense, the layer.</summary>
@@ -144,6 +146,36 @@ public sealed class EmbeddingPipeline
         }
         stages.Add(new PipelineStage(PipelineStageKind.Matryoshka, "matryoshka"));
         return new EmbeddingPipeline(stages, h);
+    }
+
+    /// <summary>
+    /// EmbeddingGemma 2's pipeline (spec2 §3): prompt, tokenize, encoder, per-token projection hidden -> embedding_dim,
+    /// mean pooling, normalize, Matryoshka. No Dense modules: a modules.json listing one is refused. The encoder
+    /// returns the pooled embedding_dim vectors, so <see cref="Project"/> is the identity.
+    /// </summary>
+    public static EmbeddingPipeline BuildGemma2(Model.V2.EmbeddingGemma2Config config, string? folder)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var modules = folder is not null && File.Exists(System.IO.Path.Combine(folder, "modules.json")) ? ReadModules(folder, config.HiddenSize) : null;
+        if (modules?.FirstOrDefault(m => m.Kind == "Dense") is { } dense)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{System.IO.Path.Combine(folder!, "modules.json")}: lists a Dense module ('{dense.Path}'); EmbeddingGemma 2 has none (Transformer, Pooling, Normalize; spec2 §3).");
+        }
+        var stages = new List<PipelineStage>
+        {
+            new(PipelineStageKind.Prompt, "prompt"),
+            new(PipelineStageKind.Tokenize, "tokenize"),
+            new(PipelineStageKind.Encoder, "encoder"),
+            new(PipelineStageKind.Projection, $"embedding_projection ({config.HiddenSize}->{config.EmbeddingDim}, per token)"),
+            new(PipelineStageKind.MeanPooling, "mean_pooling"),
+        };
+        if (modules is null || modules.Any(m => m.Kind == "Normalize"))
+        {
+            stages.Add(new PipelineStage(PipelineStageKind.Normalize, "normalize"));
+        }
+        stages.Add(new PipelineStage(PipelineStageKind.Matryoshka, "matryoshka"));
+        return new EmbeddingPipeline(stages, config.EmbeddingDim);
     }
 
     private sealed record Module(string Kind, string Path, long? InFeatures = null, long? OutFeatures = null);

@@ -108,4 +108,7 @@ public sealed record ModelLoadOptions
 
     /// <summary>Builds the encoder from the weights; null = the fast engine with <see cref="Threads"/>; <c>w =&gt; new ReferenceEncoder(w)</c> selects the reference.</summary>
     public Func<ModelWeights, ISequenceEncoder>? EncoderFactory { get; init; }
+
+    /// <summary>Builds the encoder of an EmbeddingGemma 2 model; null = the fast engine (<see cref="Model.Fast.FastEncoder2"/>) with <see cref="Threads"/>; <c>w =&gt; new ReferenceEncoder2(w)</c> selects the reference.</summary>
+    public Func<Model.V2.EmbeddingGemma2Weights, ISequenceEncoder>? EncoderFactory2 { get; init; }
 }

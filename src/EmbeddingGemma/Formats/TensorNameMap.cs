@@ -95,6 +95,67 @@ public static partial class TensorNameMap
         throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"GGUF tensor '{ggufName}' is not part of the gemma-embedding architecture.");
     }
 
+    // EmbeddingGemma 2 (arch gemma-embedding2): HF text-tower names without the "language_model." prefix <-> GGUF
+    // (spec2 §5.1/§5.2, LC-ARCH). Norms are stored raw in both (no 1 + w); layer_scalar gets ".weight" in GGUF.
+    private static readonly (string Hf, string Gguf)[] Global2 =
+    [
+        ("embed_tokens.weight", "token_embd.weight"),
+        ("ple.per_layer_model_projection.weight", "per_layer_model_proj.weight"),
+        ("ple.per_layer_projection_norm.weight", "per_layer_proj_norm.weight"),
+        ("norm.weight", "output_norm.weight"),
+        ("embedding_projection.weight", "output.weight"),
+    ];
+
+    private static readonly (string Hf, string Gguf)[] PerLayer2 =
+    [
+        .. PerLayer,
+        ("ple_block.per_layer_input_gate.weight", "inp_gate.weight"),
+        ("ple_block.per_layer_projection.weight", "proj.weight"),
+        ("ple_block.post_per_layer_input_norm.weight", "post_norm.weight"),
+        ("layer_scalar", "layer_output_scale.weight"),
+    ];
+
+    /// <summary>The prefix of the text tower's tensors in an EmbeddingGemma 2 safetensors (no "model." prefix, spec2 §5.1).</summary>
+    public const string Gemma2TextPrefix = "language_model.";
+
+    /// <summary>Prefixes of the EmbeddingGemma 2 vision/audio towers: skipped by the text loader (spec2 §5.1).</summary>
+    public static IReadOnlyList<string> Gemma2SkippedPrefixes { get; } = ["vision_tower.", "embed_vision.", "audio_tower.", "embed_audio."];
+
+    /// <summary>The per-layer HF suffixes of EmbeddingGemma 2 in forward order.</summary>
+    public static IEnumerable<string> Gemma2LayerSuffixes => PerLayer2.Select(p => p.Hf);
+
+    /// <summary>The GGUF (gemma-embedding2) name of an EmbeddingGemma 2 text-tower HF name (without the language_model. prefix).</summary>
+    public static string ToGguf2(string hfName) => Map(hfName, Global2, PerLayer2, toGguf: true)
+        ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Tensor '{hfName}' is not part of the EmbeddingGemma 2 text model.");
+
+    /// <summary>The HF name of a gemma-embedding2 GGUF tensor name.</summary>
+    public static string ToHf2(string ggufName) => Map(ggufName, Global2, PerLayer2, toGguf: false)
+        ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"GGUF tensor '{ggufName}' is not part of the gemma-embedding2 architecture.");
+
+    private static string? Map(string name, (string Hf, string Gguf)[] global, (string Hf, string Gguf)[] perLayer, bool toGguf)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var (hf, gg) in global)
+        {
+            if ((toGguf ? hf : gg) == name)
+            {
+                return toGguf ? gg : hf;
+            }
+        }
+        var m = toGguf ? HfLayer().Match(name) : GgufLayer().Match(name);
+        if (m.Success)
+        {
+            foreach (var (hf, gg) in perLayer)
+            {
+                if ((toGguf ? hf : gg) == m.Groups[2].Value)
+                {
+                    return toGguf ? $"blk.{m.Groups[1].Value}.{gg}" : $"layers.{m.Groups[1].Value}.{hf}";
+                }
+            }
+        }
+        return null;
+    }
+
     /// <summary>HF layer tensor name.</summary>
     public static string Layer(int layer, string suffix) => string.Create(CultureInfo.InvariantCulture, $"layers.{layer}.{suffix}");
 

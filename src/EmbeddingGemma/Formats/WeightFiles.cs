@@ -15,8 +15,17 @@ public sealed class WeightFiles : IDisposable
     private readonly List<ITensorFile> _files;
     private readonly Dictionary<string, (ITensorFile File, TensorInfo Info)> _byName;
 
-    private WeightFiles(string format, string location, List<ITensorFile> files, Dictionary<string, (ITensorFile, TensorInfo)> byName, GgufFile? gguf)
+    /// <summary>GGUF <c>general.architecture</c> of EmbeddingGemma (v1).</summary>
+    public const string ArchGemmaEmbedding = "gemma-embedding";
+
+    /// <summary>GGUF <c>general.architecture</c> of EmbeddingGemma 2.</summary>
+    public const string ArchGemmaEmbedding2 = "gemma-embedding2";
+
+    private WeightFiles(string format, string location, List<ITensorFile> files, Dictionary<string, (ITensorFile, TensorInfo)> byName, GgufFile? gguf,
+        string architecture = ArchGemmaEmbedding, IReadOnlyList<string>? skipped = null)
     {
+        Architecture = architecture;
+        Skipped = skipped ?? [];
         Format = format;
         Location = location;
         _files = files;
@@ -26,6 +35,18 @@ public sealed class WeightFiles : IDisposable
 
     /// <summary><c>safetensors</c> or <c>gguf</c>.</summary>
     public string Format { get; }
+
+    /// <summary>
+    /// The architecture in GGUF spelling: <see cref="ArchGemmaEmbedding"/> or <see cref="ArchGemmaEmbedding2"/> (from
+    /// general.architecture, or from config.json's model_type beside the safetensors).
+    /// </summary>
+    public string Architecture { get; }
+
+    /// <summary>True for EmbeddingGemma 2 files (norms stored raw in both formats).</summary>
+    public bool IsGemma2 => Architecture == ArchGemmaEmbedding2;
+
+    /// <summary>Tensors present in the files but not loaded: EmbeddingGemma 2's vision/audio towers (spec2 §5.1).</summary>
+    public IReadOnlyList<string> Skipped { get; }
 
     /// <summary>The folder or .gguf file the weights come from.</summary>
     public string Location { get; }
@@ -58,6 +79,8 @@ public sealed class WeightFiles : IDisposable
             throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Model folder not found: {folder}") { FilePath = folder };
         }
         var files = new List<ITensorFile>();
+        var architecture = FolderArchitecture(folder);
+        var skipped = new List<string>();
         try
         {
             var names = new Dictionary<string, (ITensorFile, TensorInfo)>(StringComparer.Ordinal);
@@ -67,8 +90,19 @@ public sealed class WeightFiles : IDisposable
                 files.Add(f);
                 foreach (var (name, info) in f.Tensors)
                 {
-                    // Accept the "model." prefix of checkpoints saved from a wrapping model.
-                    var key = name.StartsWith("model.", StringComparison.Ordinal) ? name["model.".Length..] : name;
+                    if (architecture == ArchGemmaEmbedding2 && TensorNameMap.Gemma2SkippedPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+                    {
+                        skipped.Add(name);   // vision/audio towers: not part of the text path (spec2 §5.1)
+                        continue;
+                    }
+                    if (architecture != ArchGemmaEmbedding2 && name.StartsWith(TensorNameMap.Gemma2TextPrefix, StringComparison.Ordinal))
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                            $"{f.Path}: tensor '{name}' is an EmbeddingGemma 2 text-tower tensor, but {Path.Combine(folder, "config.json")} does not say model_type embedding_gemma2.") { FilePath = f.Path };
+                    }
+                    // Accept the "model." prefix of checkpoints saved from a wrapping model, and EmbeddingGemma 2's "language_model.".
+                    var key = name.StartsWith("model.", StringComparison.Ordinal) ? name["model.".Length..]
+                        : name.StartsWith(TensorNameMap.Gemma2TextPrefix, StringComparison.Ordinal) ? name[TensorNameMap.Gemma2TextPrefix.Length..] : name;
                     if (!names.TryAdd(key, (f, info)))
                     {
                         throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{f.Path}: tensor '{name}' appears twice in the model's safetensors.") { FilePath = f.Path };
@@ -97,7 +131,9 @@ public sealed class WeightFiles : IDisposable
                     throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{Path.Combine(folder, dir)}: only model.safetensors is supported (found pytorch_model.bin).");
                 }
             }
-            return new WeightFiles("safetensors", folder, files, names, null);
+            var result = new WeightFiles("safetensors", folder, files, names, null, architecture, skipped);
+            result.CheckArchitecture();
+            return result;
         }
         catch
         {
@@ -115,21 +151,71 @@ public sealed class WeightFiles : IDisposable
         var gguf = GgufFile.Open(path);
         try
         {
+            var architecture = gguf.TryGetString("general.architecture") == ArchGemmaEmbedding2 ? ArchGemmaEmbedding2 : ArchGemmaEmbedding;
             var names = new Dictionary<string, (ITensorFile, TensorInfo)>(StringComparer.Ordinal);
             foreach (var (name, info) in gguf.Tensors)
             {
+                if (architecture == ArchGemmaEmbedding2)
+                {
+                    names[TensorNameMap.ToHf2(name)] = (gguf, info);   // output.weight is embedding_projection here
+                    continue;
+                }
                 if (name == "output.weight" || name.StartsWith("rope_", StringComparison.Ordinal))
                 {
                     continue;
                 }
+                if (name is "per_layer_model_proj.weight" or "per_layer_proj_norm.weight")
+                {
+                    throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                        $"{gguf.Path}: tensor '{name}' belongs to EmbeddingGemma 2 (gemma-embedding2), but general.architecture is '{gguf.TryGetString("general.architecture")}'.") { FilePath = gguf.Path };
+                }
                 names[TensorNameMap.ToHf(name)] = (gguf, info);
             }
-            return new WeightFiles("gguf", gguf.Path, [gguf], names, gguf);
+            var result = new WeightFiles("gguf", gguf.Path, [gguf], names, gguf, architecture);
+            result.CheckArchitecture();
+            return result;
         }
         catch
         {
             gguf.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The architecture a model folder declares: gemma-embedding2 when config.json's model_type is embedding_gemma2(_text).</summary>
+    public static string FolderArchitecture(string folder)
+    {
+        var cfg = Path.Combine(folder, "config.json");
+        if (!File.Exists(cfg))
+        {
+            return ArchGemmaEmbedding;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(cfg));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("model_type", out var t)
+                && t.ValueKind == JsonValueKind.String && t.GetString() is "embedding_gemma2" or "embedding_gemma2_text"
+                ? ArchGemmaEmbedding2 : ArchGemmaEmbedding;
+        }
+        catch (JsonException)
+        {
+            return ArchGemmaEmbedding;   // the config loader reports the malformed file
+        }
+    }
+
+    // A v2 file must not carry v1's Dense heads; a v1 file must not carry v2's PLE/projection.
+    private void CheckArchitecture()
+    {
+        var where = Format == "gguf" ? $"general.architecture '{Architecture}'" : $"config.json model_type ({(IsGemma2 ? "EmbeddingGemma 2" : "EmbeddingGemma v1")})";
+        if (IsGemma2 && (Contains(TensorNameMap.Dense2Hf) || Contains(TensorNameMap.Dense3Hf)))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Location}: Dense heads (2_Dense/3_Dense) found with {where}; EmbeddingGemma 2 has no Dense modules (its 512->768 projection is embedding_projection).") { FilePath = Location };
+        }
+        if (!IsGemma2 && (Contains("ple.per_layer_model_projection.weight") || Contains("embedding_projection.weight")))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Location}: EmbeddingGemma 2 tensors (per-layer embeddings / embedding_projection) found with {where}; the files disagree about the model.") { FilePath = Location };
         }
     }
 
@@ -159,11 +245,11 @@ public sealed class WeightFiles : IDisposable
 
     private string Shown(string hfName) => Format == "gguf" && TryGguf(hfName) is { } g ? $"'{g}' (HF '{hfName}')" : $"'{hfName}'";
 
-    private static string? TryGguf(string hfName)
+    private string? TryGguf(string hfName)
     {
         try
         {
-            return TensorNameMap.ToGguf(hfName);
+            return IsGemma2 ? TensorNameMap.ToGguf2(hfName) : TensorNameMap.ToGguf(hfName);
         }
         catch (EmbeddingGemmaException)
         {
@@ -227,12 +313,39 @@ public sealed class WeightFiles : IDisposable
         return v;
     }
 
+    /// <summary>
+    /// An EmbeddingGemma 2 norm gain or scalar as stored: plain <c>w</c> (Gemma 4 convention, spec2 §2.1: HF-MOD
+    /// multiplies by w, llama.cpp's converter does not shift it). Refused for v1 files, whose gains are 1 + w (<see cref="Gain"/>).
+    /// </summary>
+    public float[] PlainGain(string hfName, long n)
+    {
+        if (!IsGemma2)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Location}: PlainGain('{hfName}') is for EmbeddingGemma 2 files; v1 norms are 1 + w (Gain).") { FilePath = Location };
+        }
+        var (f, info) = Find(hfName);
+        if (info.ElementCount != n || info.Shape.Length > 1)   // [n]; a scalar buffer (layer_scalar) may also be stored 0-d
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{f.Path}: tensor '{info.Name}' has shape {info.ShapeText}, expected [{n}] for this config.") { FilePath = f.Path };
+        }
+        var v = f.ReadFloats(info);
+        foreach (var x in v)
+        {
+            if (!float.IsFinite(x))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{f.Path}: tensor '{info.Name}' holds a non-finite value ({x}).") { FilePath = f.Path };
+            }
+        }
+        return v;
+    }
+
     /// <summary>A tensor as float32 in Hugging Face convention (norms as w: GGUF's stored 1 + w has 1 subtracted).</summary>
     public float[] ReadHuggingFaceFloats(string hfName)
     {
         var (f, info) = Find(hfName);
         var v = f.ReadFloats(info);
-        if (Format == "gguf" && TensorNameMap.IsNormWeight(hfName))
+        if (Format == "gguf" && !IsGemma2 && TensorNameMap.IsNormWeight(hfName))
         {
             for (var i = 0; i < v.Length; i++)
             {

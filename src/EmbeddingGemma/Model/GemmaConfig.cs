@@ -147,7 +147,7 @@ public sealed record GemmaConfig
         Need(AttnLogitSoftcapping is null, "attn_logit_softcapping", "must be null (EmbeddingGemma has no softcapping)");
         Need(UseBidirectionalAttention, "use_bidirectional_attention", "must be true for EmbeddingGemma (causal attention is a known peer bug)");
         Need(!AttentionBias, "attention_bias", "must be false (no biases in EmbeddingGemma)");
-        Need(ModelType is "gemma3_text" or "gemma3" or "gemma-embedding", "model_type", $"must be gemma3_text, got {ModelType}");
+        Need(ModelType is "gemma3_text" or "gemma3" or "gemma-embedding" or "embedding_gemma2_text", "model_type", $"must be gemma3_text, got {ModelType}");
         Need(PadTokenId >= 0 && PadTokenId < VocabSize && BosTokenId >= 0 && BosTokenId < VocabSize && EosTokenId >= 0 && EosTokenId < VocabSize,
             "pad/bos/eos_token_id", "must lie inside the vocabulary");
         if (LayerTypes is { } t)

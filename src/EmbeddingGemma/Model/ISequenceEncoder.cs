@@ -12,9 +12,13 @@ public interface ISequenceEncoder
 
     /// <summary>
     /// Encodes each sequence and writes its mean-pooled hidden state to
-    /// <paramref name="pooled"/>[i * HiddenSize .. (i+1) * HiddenSize). Every sequence needs 1..MaxPositionEmbeddings ids.
+    /// <paramref name="pooled"/>[i * OutputDimension .. (i+1) * OutputDimension) (OutputDimension = HiddenSize for v1).
+    /// Every sequence needs 1..MaxPositionEmbeddings ids.
     /// </summary>
     void EncodePooled(IReadOnlyList<ReadOnlyMemory<int>> sequences, Span<float> pooled, CancellationToken cancellationToken = default);
+
+    /// <summary>Floats per pooled vector: HiddenSize for v1; EmbeddingGemma 2's encoders pool after the 512->768 projection (embedding_dim).</summary>
+    int OutputDimension => Config.HiddenSize;
 }
 
 /// <summary>Receives a named intermediate tensor ([rows, cols] row-major), e.g. <c>layer.3.attn_norm</c>, <c>pooled</c>.</summary>

@@ -109,7 +109,7 @@ public static class RandomModel
     }
 
     /// <summary>SplitMix64 seeded by (seed, FNV-1a of the name) with Box-Muller normals (integer stream is platform-independent; the normals use Math.Log/Sin/Cos).</summary>
-    private struct Rng
+    internal struct Rng
     {
         private ulong _state;
         private double? _spare;
