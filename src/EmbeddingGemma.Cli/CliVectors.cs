@@ -20,7 +20,7 @@ internal static class CliVectors
             {
                 continue;
             }
-            var tensor = FindNonFiniteTensor(model.Weights?.Files ?? model.Weights2!.Files);
+            var tensor = FindNonFiniteTensor(model.Weights2?.Files ?? model.Weights.Files);
             var where = tensor is null ? $"input {i + 1} (line {i + 1})" : $"tensor '{tensor.Value.Name}' in {tensor.Value.File}";
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                 $"the model produced non-finite values: the weights are corrupt ({where}); nothing was written.") { FilePath = model.Source };
