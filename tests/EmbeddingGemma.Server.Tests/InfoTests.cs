@@ -34,4 +34,23 @@ public sealed class InfoTests
         Assert.Equal(KernelCatalog.DefaultThreads, info.GetProperty("threads").GetInt32());
         Assert.StartsWith("F32 ", info.GetProperty("weight_type").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Info_names_the_model_kind_and_an_EmbeddingGemma_2_model_is_served()
+    {
+        // EmbeddingGemma 2 through the same server: /info names the architecture and the token limit, and the vectors
+        // equal in-process Encode of the same folder.
+        var folder = Path.Combine(TestPaths.NewTempDir("eg-info2"), "v2");
+        EmbeddingGemma.Model.V2.RandomModel2.Create("tiny", 42).WriteHuggingFaceFolder(folder);
+        await using var s = await ServerHost.StartAsync(null!, o => o.Model = folder, loader: EmbeddingServer.LoadModel);
+        var info = await Json.ReadAsync(await s.Client.GetAsync("/info"));
+        Assert.Equal("embeddinggemma2", info.GetProperty("architecture").GetString());
+        using var model = EmbeddingGemmaModel.Load(folder);
+        Assert.Equal(model.MaxTokens, info.GetProperty("max_sequence_length").GetInt32());
+        var body = await Json.ReadAsync(await s.PostAsync("/v1/embeddings", new { input = "second generation", model = "m" }));
+        Assert.Equal(model.Encode("second generation"), Json.Floats(body.GetProperty("data")[0].GetProperty("embedding")));
+
+        await using var v1 = await ServerHost.StartAsync(null!, o => o.Model = TinyModels.Default.Folder, loader: EmbeddingServer.LoadModel);
+        Assert.Equal("embeddinggemma", (await Json.ReadAsync(await v1.Client.GetAsync("/info"))).GetProperty("architecture").GetString());
+    }
 }

@@ -55,6 +55,7 @@ public sealed class EmbeddingGemmaBackend : IEmbeddingBackend
             VocabularySize = config.VocabSize,
             MatryoshkaDimensions = [.. TrainedDimensions.Where(d => d <= model.Dimensions).Prepend(model.Dimensions).Distinct()],
             Prompts = prompts,
+            Architecture = model.Architecture,
             WeightType = $"{model.WeightType} ({model.WeightSource.Format})",   // the type the engine holds and runs
             Threads = model.Encoder is FastSequenceEncoder fast ? fast.Engine.Threads : KernelCatalog.DefaultThreads,
             Source = model.Source,

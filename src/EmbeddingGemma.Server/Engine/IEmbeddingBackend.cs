@@ -49,6 +49,8 @@ public sealed record BackendInfo
     public required IReadOnlyDictionary<string, string> Prompts { get; init; }
     /// <summary>The type of the weights that run (e.g. F32, BF16, Q8_0), with the file format.</summary>
     public string WeightType { get; init; } = "F32";
+    /// <summary>The model kind: <c>embeddinggemma</c> (v1) or <c>embeddinggemma2</c>.</summary>
+    public string Architecture { get; init; } = "embeddinggemma";
     /// <summary>Compute threads of the forward pass (resolved: never 0).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Where the weights came from (folder, GGUF file or hub id).</summary>

@@ -442,6 +442,7 @@ internal static class EmbeddingEndpoints
             w.WriteStartObject();
             w.WriteString("model_name", o.ServedModelName ?? info.ModelName);
             w.WriteString("model_source", info.Source);
+            w.WriteString("architecture", info.Architecture);
             w.WriteNumber("max_sequence_length", info.MaxSequenceLength);
             w.WriteNumber("embedding_dimension", info.Dimension);
             w.WriteStartArray("matryoshka_dimensions");
