@@ -111,7 +111,7 @@ public sealed class FastEncoder
     public int Threads => _threads;
 
     // cos/sin [position, headDim/2] with angles in double (inv_freq = theta^(-2i/d)), rounded once to float.
-    private static (float[] Cos, float[] Sin) RopeTable(double theta, int headDim, int positions)
+    internal static (float[] Cos, float[] Sin) RopeTable(double theta, int headDim, int positions)
     {
         var half = headDim / 2;
         var cos = new float[positions * half];

@@ -51,7 +51,7 @@ public sealed class FastEncoder2 : ISequenceEncoder
             var key = (c.LayerRopeTheta(l), c.LayerHeadDim(l));
             if (!_rope.ContainsKey(key))
             {
-                _rope[key] = RopeTable(key.Item1, key.Item2, c.MaxTokens);
+                _rope[key] = FastEncoder.RopeTable(key.Item1, key.Item2, c.MaxTokens);
             }
             _ones.TryAdd(key.Item2, Enumerable.Repeat(1f, key.Item2).ToArray());
         }
@@ -83,25 +83,6 @@ public sealed class FastEncoder2 : ISequenceEncoder
 
     /// <summary>The kernel set in use.</summary>
     public KernelSet Kernels => _k;
-
-    // cos/sin [position, headDim/2] with angles in double (inv_freq = theta^(-2i/d)), rounded once to float.
-    private static (float[] Cos, float[] Sin) RopeTable(double theta, int headDim, int positions)
-    {
-        var half = headDim / 2;
-        var cos = new float[positions * half];
-        var sin = new float[positions * half];
-        for (var i = 0; i < half; i++)
-        {
-            var invFreq = Math.Pow(theta, -2.0 * i / headDim);
-            for (var p = 0; p < positions; p++)
-            {
-                var (sn, cs) = Math.SinCos(p * invFreq);
-                cos[p * half + i] = (float)cs;
-                sin[p * half + i] = (float)sn;
-            }
-        }
-        return (cos, sin);
-    }
 
     /// <inheritdoc />
     public void EncodePooled(IReadOnlyList<ReadOnlyMemory<int>> sequences, Span<float> pooled, CancellationToken cancellationToken = default)
