@@ -31,9 +31,9 @@ internal static class RecordCodec
 
     public static object KeyFromText(string text, Type keyType) =>
         keyType == typeof(string) ? text
-        : keyType == typeof(Guid) ? Guid.Parse(text)
-        : keyType == typeof(int) ? int.Parse(text, CultureInfo.InvariantCulture)
-        : keyType == typeof(long) ? long.Parse(text, CultureInfo.InvariantCulture)
+        : keyType == typeof(Guid) ? (object)Guid.Parse(text)
+        : keyType == typeof(int) ? (object)int.Parse(text, CultureInfo.InvariantCulture)
+        : keyType == typeof(long) ? (object)long.Parse(text, CultureInfo.InvariantCulture)
         : throw new NotSupportedException($"Key type {keyType.Name} is not supported.");
 
     /// <summary>The data properties of a record as a JSON object.</summary>
