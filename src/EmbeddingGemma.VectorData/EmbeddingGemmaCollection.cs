@@ -307,6 +307,11 @@ public sealed class EmbeddingGemmaCollection<TKey, TRecord> : VectorStoreCollect
         {
             throw new ArgumentException($"Record '{key}': vector property '{v.ModelName}' has {m.Length} dimensions; the collection's property declares {v.Dimensions}.");
         }
+        int bad = m.Span.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+        if (bad >= 0)
+        {
+            throw new ArgumentException($"Record '{key}': vector property '{v.ModelName}' has a non-finite component ({m.Span[bad].ToString(CultureInfo.InvariantCulture)} at index {bad}).");
+        }
         return m.ToArray();
     }
 
@@ -631,6 +636,10 @@ public sealed class EmbeddingGemmaCollection<TKey, TRecord> : VectorStoreCollect
         if (query.Length != v.Dimensions)
         {
             throw new ArgumentException($"The search vector has {query.Length} dimensions; vector property '{v.ModelName}' has {v.Dimensions}.", nameof(searchValue));
+        }
+        if (query.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue) is var badAt and >= 0)
+        {
+            throw new ArgumentException($"The search vector has a non-finite component ({query[badAt].ToString(CultureInfo.InvariantCulture)} at index {badAt}).", nameof(searchValue));
         }
         string where = "1";
         IReadOnlyList<object?> parameters = [];

@@ -216,6 +216,10 @@ public sealed class SqliteConnectorTests : IDisposable
             var e = await Assert.ThrowsAsync<ArgumentException>(() => c.UpsertAsync(bad));
             Assert.Contains("3 dimensions", e.Message, StringComparison.Ordinal);
             await Assert.ThrowsAsync<ArgumentException>(async () => await c.SearchAsync(new float[] { 1, 2 }, 3).ToListAsync());
+            bad.Vector = new float[] { 1, float.NaN, 0, 0 };
+            Assert.Contains("non-finite", (await Assert.ThrowsAsync<ArgumentException>(() => c.UpsertAsync(bad))).Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentException>(async () => await c.SearchAsync(new float[] { 1, float.PositiveInfinity, 0, 0 }, 3).ToListAsync());
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await c.SearchAsync(Data.Query, 0).ToListAsync());
             await Assert.ThrowsAsync<NotSupportedException>(async () => await c.SearchAsync("text without a generator", 3).ToListAsync());
             var missing = store.GetCollection<string, Hotel>("missing");
             var ve = await Assert.ThrowsAsync<VectorStoreException>(async () => await missing.SearchAsync(Data.Query, 3).ToListAsync());
