@@ -62,6 +62,11 @@ internal sealed class ModelBuilder() : CollectionModelBuilder(BuildingOptions)
     protected override void ValidateProperty(PropertyModel propertyModel, VectorStoreCollectionDefinition? definition)
     {
         base.ValidateProperty(propertyModel, definition);
+        if (propertyModel.StorageName.Contains('"', StringComparison.Ordinal))
+        {
+            // Data is stored as JSON and filtered with SQLite JSON paths, whose quoted labels cannot contain '"'.
+            throw new NotSupportedException($"Property '{propertyModel.ModelName}' has storage name '{propertyModel.StorageName}'; storage names cannot contain '\"'.");
+        }
         if (propertyModel is VectorPropertyModel v && v.DistanceFunction is { } d && !SupportedDistances.Contains(d))
         {
             throw new NotSupportedException(

@@ -224,6 +224,19 @@ public sealed class SqliteConnectorTests : IDisposable
             var missing = store.GetCollection<string, Hotel>("missing");
             var ve = await Assert.ThrowsAsync<VectorStoreException>(async () => await missing.SearchAsync(Data.Query, 3).ToListAsync());
             Assert.Contains("EnsureCollectionExistsAsync", ve.Message, StringComparison.Ordinal);
+            var quoted = new VectorStoreCollectionDefinition
+            {
+                Properties = [new VectorStoreKeyProperty("Id", typeof(string)), new VectorStoreDataProperty("a\"b", typeof(string))],
+            };
+            Assert.Contains("storage names cannot contain", Assert.Throws<NotSupportedException>(() => store.GetDynamicCollection("quoted", quoted)).Message, StringComparison.Ordinal);
+            // Other odd names (dots, spaces, non-ASCII) are stored and filtered.
+            var odd = store.GetDynamicCollection("odd", new VectorStoreCollectionDefinition
+            {
+                Properties = [new VectorStoreKeyProperty("Id", typeof(string)), new VectorStoreDataProperty("x.y z", typeof(string)), new VectorStoreDataProperty("名前", typeof(int))],
+            });
+            await odd.EnsureCollectionExistsAsync();
+            await odd.UpsertAsync([new Dictionary<string, object?> { ["Id"] = "1", ["x.y z"] = "a", ["名前"] = 5 }, new Dictionary<string, object?> { ["Id"] = "2", ["x.y z"] = "b", ["名前"] = 7 }]);
+            Assert.Equal(["2"], (await odd.GetAsync(r => (string?)r["x.y z"] == "b" && (int)r["名前"]! > 6, 10).ToListAsync()).Select(r => (string)r["Id"]!));
             // The same name with another record shape is refused.
             Assert.Throws<InvalidOperationException>(() => store.GetCollection<Guid, GuidDoc>("hotels"));
         }
