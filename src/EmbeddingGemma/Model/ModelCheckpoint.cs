@@ -13,8 +13,11 @@ public sealed record CheckpointTensor(string Name, long[] Shape, float[] Values)
 /// <c>3_Dense.linear.weight</c>, tokenizer files) that can be written as a Hugging Face / sentence-transformers folder
 /// or as a GGUF of arch <c>gemma-embedding</c>. <see cref="RandomModel"/> makes one; <c>convert</c> reads one.
 /// </summary>
-public sealed class ModelCheckpoint
+public sealed class ModelCheckpoint : IModelCheckpoint
 {
+    /// <inheritdoc />
+    public string Architecture => EmbeddingGemmaModel.ArchitectureV1;
+
     public required GemmaConfig Config { get; init; }
     public required IReadOnlyList<CheckpointTensor> Tensors { get; init; }
 

@@ -12,8 +12,11 @@ namespace EmbeddingGemma.Model.V2;
 /// written as a Hugging Face / sentence-transformers folder (spec2 §3, §5.1) or as a GGUF of arch
 /// <c>gemma-embedding2</c> (spec2 §5.2, §11.4). <see cref="RandomModel2"/> makes one.
 /// </summary>
-public sealed class ModelCheckpoint2
+public sealed class ModelCheckpoint2 : IModelCheckpoint
 {
+    /// <inheritdoc />
+    public string Architecture => EmbeddingGemmaModel.ArchitectureV2;
+
     public required EmbeddingGemma2Config Config { get; init; }
     public required IReadOnlyList<CheckpointTensor> Tensors { get; init; }
 
