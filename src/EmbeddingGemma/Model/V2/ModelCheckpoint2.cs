@@ -153,7 +153,8 @@ public sealed class ModelCheckpoint2 : IModelCheckpoint
             .AddUInt32($"{a}.pooling_type", 1);
         if (TokenizerJson is not null)
         {
-            var vocab = TokenizerVocabulary.FromTokenizerJson(TokenizerJson);
+            // tokenizer model gemma4 with its explicit merges (llama.cpp Gemma4Model.set_vocab)
+            var vocab = TokenizerVocabulary.FromTokenizerJson(TokenizerJson) with { Model = TokenizerVocabulary.ModelGemma4 };
             if (vocab.Tokens.Count > c.VocabSize)
             {
                 vocab = vocab with
