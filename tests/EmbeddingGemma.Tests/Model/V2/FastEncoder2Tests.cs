@@ -216,4 +216,35 @@ public sealed class FastEncoder2Tests
         }
         return bytes;
     }
+
+    /// <summary>
+    /// An 8,192-token document (the whole context) runs without S x S buffers: on one thread (everything runs on the
+    /// calling thread, so <see cref="GC.GetAllocatedBytesForCurrentThread"/> sees every allocation) the bytes allocated
+    /// by a fresh engine grow linearly with S (8,192 vs 4,096 tokens: below 2.5x, where one S x S score matrix would
+    /// make it about 4x) and stay below a quarter of one S x S float matrix (64 MiB of the 256 MiB). The vector is
+    /// finite.
+    /// </summary>
+    [Fact]
+    public void EightThousandTokenDocumentAllocatesLinearlyWithoutSBySBuffers()
+    {
+        using var w = EmbeddingGemma2Weights.Load(TinyModels2.Default.GgufPath);
+        float[] last = [];
+        long Allocated(int n)
+        {
+            var enc = new FastEncoder2(w, new FastEncoderOptions { Threads = 1, ChunkTokens = 8192 });
+            var seqs = new List<ReadOnlyMemory<int>> { Ids(n, 77) };
+            var pooled = new float[enc.OutputDimension];
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            enc.EncodePooled(seqs, pooled);
+            var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            last = pooled;
+            return bytes;
+        }
+        Allocated(64);   // per-thread attention scratch, first-use caches
+        var a4 = Allocated(4096);
+        var a8 = Allocated(8192);
+        Assert.True(last.All(float.IsFinite));
+        Assert.True(a8 < 2.5 * a4, $"allocated {a4:N0} B for 4,096 tokens, {a8:N0} B for 8,192");
+        Assert.True(a8 < 8192L * 8192 * sizeof(float) / 4, $"allocated {a8:N0} B for 8,192 tokens");
+    }
 }
