@@ -34,11 +34,11 @@ public sealed class Gemma2EverywhereTests
     }
 
     /// <summary>A tiny v1 folder (copied, so its name is "v1") and a tiny EmbeddingGemma 2 folder "v2" in a new temp dir.</summary>
-    private static (string Dir, string V1, string V2) TwoModels()
+    private static (string Dir, string V1, string V2) TwoModels(string name1 = "v1", string name2 = "v2")
     {
         var dir = TestPaths.NewTempDir();
-        var v1 = Path.Combine(dir, "v1");
-        var v2 = Path.Combine(dir, "v2");
+        var v1 = Path.Combine(dir, name1);
+        var v2 = Path.Combine(dir, name2);
         var (code, _, err) = Run(null, "make-model", "--shape", "tiny", "--out", v1);
         Assert.True(code == 0, err);
         (code, _, err) = Run(null, "make-model", "--arch", "embeddinggemma2", "--shape", "tiny", "--out", v2);
@@ -109,6 +109,19 @@ public sealed class Gemma2EverywhereTests
                 Assert.Equal(want, Retention(m, dims, "own 64d"), Math.Abs(want) * 1e-9 + 1e-12);
             }
         }
+    }
+
+    [Fact]
+    public void EvalTellsApartModelsOfTheSameFolderNameByArchitecture()
+    {
+        var (dir, v1, v2) = TwoModels(Path.Combine("a", "tiny"), Path.Combine("b", "tiny"));
+        var sts = Path.Combine(dir, "sts.tsv");
+        File.WriteAllText(sts, "sentence1\tsentence2\tscore\na cat\ta kitten\t4.5\na dog\tthe market\t0.5\nthe sun\ta star\t3\n");
+        var (code, stdout, err) = Run(null, "eval", "--model", v1, "--model", v2, "--tasks", "sts:" + sts, "--dimensions", "32", "--out", "-");
+        Assert.True(code == 0, err);
+        var models = JsonDocument.Parse(stdout).RootElement.GetProperty("models").EnumerateArray().ToArray();
+        Assert.Equal(["tiny [embeddinggemma]", "tiny [embeddinggemma2]"], models.Select(m => m.GetProperty("model").GetString()));
+        Assert.Contains(models[1].GetProperty("retention").EnumerateArray(), r => r.GetProperty("reference").GetString() == "tiny [embeddinggemma]");
     }
 
     [Theory]
