@@ -5,12 +5,14 @@
 # document of the model's whole context (v1: 2,048 tokens, its limit; v2: 8,192), peak RSS. Then the full-size parity
 # check of the v2 fast engine against the fp64-accumulating reference (cos >= 0.999999 at fp32, >= 0.999 quantized).
 #
-#   scripts/bench-v2.sh                      # full-size random models (make-model --shape full equivalents), into .cache/bench
+#   scripts/bench-v2.sh                      # full-size random models with the real 262,144-row vocabulary, into .cache/bench
 #   scripts/bench-v2.sh --small              # the same on tiny models: checks the script in about a minute
 #   TYPES=f32,q4_0 THREADS=4 scripts/bench-v2.sh
 #
-# Full size writes ~1.1 GB (v2) and ~1.2 GB (v1) F32 GGUFs plus the other types into the ignored .cache/bench and needs
-# ~2 GB of memory per process; the parity step runs the reference encoder (minutes per sequence at full size).
+# Full size: `make-model --shape full --tokenizer .cache/tokenizer-gemma3/tokenizer.json` per architecture (the released
+# shapes and parameter counts: 307,581,696 for v1, 271,002,648 for v2; random weights) into the ignored .cache/bench
+# (~1.2 GB / ~1.1 GB F32 folders), then `bench --model` converts each to every type in a temporary folder; ~2 GB of
+# memory per process. The parity step runs the reference encoder (seconds per token at full size).
 # Results: .cache/bench/bench-v2-<arch>.json and .cache/bench/bench-v2-parity.txt; the tables go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ TYPES=${TYPES:-f32,bf16,q8_0,q4_0}
 THREADS=${THREADS:-$(nproc)}
 OUT=.cache/bench
 mkdir -p "$OUT"
+[ "$SMALL" = 1 ] || scripts/fetch-assets.sh   # the real Gemma 3 tokenizer.json (262,144 pieces) for full-size vocabularies
+TOKENIZER=.cache/tokenizer-gemma3/tokenizer.json
 dotnet build src/EmbeddingGemma.Cli -c Release -nologo -v q >/dev/null
 dotnet build bench/EmbeddingGemma.Benchmarks -c Release -nologo -v q >/dev/null
 CLI="dotnet src/EmbeddingGemma.Cli/bin/Release/net10.0/EmbeddingGemma.Cli.dll"
@@ -34,8 +38,10 @@ for arch in embeddinggemma embeddinggemma2; do
     $CLI bench --model "$model" --types "$TYPES" --threads "$THREADS" --docs 4 --doc-tokens 256 --query-runs 5 \
       --workloads docs,query,long --json > "$OUT/bench-v2-$arch.json"
   else
-    # the full-size random model of each architecture, written once per type into .cache/bench and reused
-    $CLI bench --arch "$arch" --dir "$OUT" --types "$TYPES" --threads "$THREADS" --docs 64 --doc-tokens 256 --query-runs 30 \
+    # the full-size random model of each architecture with the real vocabulary, written once and reused
+    model="$OUT/full-$arch"
+    [ -d "$model" ] || $CLI make-model --arch "$arch" --shape full --tokenizer "$TOKENIZER" --out "$model" >&2
+    $CLI bench --model "$model" --types "$TYPES" --threads "$THREADS" --docs 64 --doc-tokens 256 --query-runs 30 \
       --workloads docs,query,long --json > "$OUT/bench-v2-$arch.json"
   fi
 done
@@ -58,5 +64,5 @@ PY
 if [ "$SMALL" = 1 ]; then
   $BENCH parity2 --shape tiny --lengths 2,32,600 --types "$TYPES" --out "$OUT/parity2-tiny" | tee "$OUT/bench-v2-parity.txt"
 else
-  $BENCH parity2 --shape full --lengths 2,32,600 --types "$TYPES" --out "$OUT/parity2-full" | tee "$OUT/bench-v2-parity.txt"
+  $BENCH parity2 --shape full --tokenizer "$TOKENIZER" --lengths 2,32,600 --types "$TYPES" --out "$OUT/parity2-full" | tee "$OUT/bench-v2-parity.txt"
 fi
