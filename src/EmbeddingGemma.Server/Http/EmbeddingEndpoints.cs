@@ -501,6 +501,7 @@ internal static class EmbeddingEndpoints
                 w.WriteNumber("documents", ii.Documents);
                 w.WriteNumber("chunks", ii.Chunks);
                 if (ii.Dimension is int dim) { w.WriteNumber("dimension", dim); } else { w.WriteNull("dimension"); }
+                w.WriteString("precision", ii.Precision.Name());
                 if (ii.ModelId is null) { w.WriteNull("index_model"); } else { w.WriteString("index_model", ii.ModelId); }
                 if (ii.ModelFingerprint is null) { w.WriteNull("index_model_fingerprint"); } else { w.WriteString("index_model_fingerprint", ii.ModelFingerprint); }
             }
