@@ -196,4 +196,31 @@ public sealed class PrecisionCommandTests
         Assert.Contains("bad.npy: not a usable .npy file", r.Err, StringComparison.Ordinal);
         Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Index_precision_binary_is_recorded_searched_and_enforced()
+    {
+        var dir = TestPaths.NewTempDir();
+        var db = Path.Combine(dir, "b.db");
+        var corpus = Path.Combine(TestPaths.RepoRoot, "tests", "data", "sotu_small", "corpus.jsonl");
+        var r = Run(null, "index", "--db", db, "--model", "hash:64", "--input", corpus, "--precision", "binary");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("precision binary", r.Err, StringComparison.Ordinal);
+        r = Run(null, "search", "--db", db, "--query", "public debt and taxes", "--top-k", "3", "--json", "--oversample", "8");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(3, JsonDocument.Parse(r.Out).RootElement.GetProperty("results").GetArrayLength());
+        // Re-running without --precision keeps the file's (nothing changed, nothing refused).
+        r = Run(null, "index", "--db", db, "--model", "hash:64", "--input", corpus);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("unchanged 12", r.Err, StringComparison.Ordinal);
+        r = Run(null, "index", "--db", db, "--model", "hash:64", "--input", corpus, "--precision", "float32");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("Precision mismatch", r.Err, StringComparison.Ordinal);
+        r = Run(null, "index", "--db", Path.Combine(dir, "u.db"), "--model", "hash:64", "--input", corpus, "--precision", "uint8");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("float32 or binary", r.Err, StringComparison.Ordinal);
+        r = Run(null, "search", "--db", db, "--query", "x", "--oversample", "0");
+        Assert.Equal(2, r.Code);
+        Assert.False(File.Exists(Path.Combine(dir, "u.db")) && new FileInfo(Path.Combine(dir, "u.db")).Length > 0, "a refused index is not created");
+    }
 }
