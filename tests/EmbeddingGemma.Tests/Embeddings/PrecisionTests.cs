@@ -219,3 +219,35 @@ public sealed class PrecisionTests
         Assert.Equal(ErrorKind.InvalidFormat, e.Kind);
     }
 }
+
+/// <summary>The C# example of README "## Output precision", verbatim between the markers.</summary>
+public sealed class PrecisionReadmeExampleTests
+{
+    [Fact]
+    public void ReadmePrecisionExampleRuns()
+    {
+        var folder = TinyModels.Default.Folder;
+        // PRECISION-README-BEGIN
+        using var model = EmbeddingGemmaModel.Load(folder);
+        string[] corpus = ["Mars is red.", "Venus is hot.", "Jupiter is large.", "Saturn has rings."];
+        float[][] vectors = model.Encode(corpus, EncodeOptions.Document);
+        var ranges = QuantizationRanges.FromEmbeddings(vectors);     // calibrate once, on many vectors in practice
+        QuantizedEmbeddings int8 = EmbeddingQuantizer.Quantize(vectors, EmbeddingPrecision.Int8, ranges);
+        QuantizedEmbeddings bits = model.EncodeQuantized(corpus, EmbeddingPrecision.UBinary, EncodeOptions.Document);
+        int[] row = int8.IntegerRow(0);                              // -128..127, one value per dimension
+        ReadOnlySpan<byte> packed = bits.RowData(0);                 // ceil(dim / 8) bytes, dimension 0 in the top bit
+        Console.WriteLine($"{row.Length} {packed.Length} {int8.ValuesOutsideRange} {bits.Data.Length}");
+        // PRECISION-README-END
+        Assert.Equal(model.Dimensions, row.Length);
+        Assert.Equal(model.Dimensions / 8, packed.Length);
+        Assert.Equal(4 * model.Dimensions / 8, bits.Data.Length);
+        var readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
+        var source = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests/EmbeddingGemma.Tests/Embeddings/PrecisionTests.cs"));
+        var begin = source.IndexOf("// PRECISION-README-BEGIN", StringComparison.Ordinal);
+        var end = source.IndexOf("        // PRECISION-README-END", StringComparison.Ordinal);
+        foreach (var line in source[begin..end].Split('\n').Skip(1).Select(l => l.Length >= 8 ? l[8..] : l.Trim()).Where(l => l.Length > 0))
+        {
+            Assert.Contains(line.TrimEnd('\r'), readme, StringComparison.Ordinal);
+        }
+    }
+}
