@@ -16,6 +16,8 @@ if [ "$1" = all ]; then targets=("${targets_all[@]}"); else targets=("$1"); fi
 secs=$2
 for t in "${targets[@]}"; do [[ " ${targets_all[*]} " == *" $t "* ]] || { echo "unknown target '$t'" >&2; exit 2; }; done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Targets that write their input to a scratch file (index: a SQLite file per execution) run ~7x faster on tmpfs.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 
 ./install-tools.sh afl sharpfuzz
 

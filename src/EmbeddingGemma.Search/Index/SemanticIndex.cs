@@ -127,7 +127,7 @@ public sealed class SemanticIndex : IDisposable
             index.LoadVectors();
             return index;
         }
-        catch (SqliteException e)
+        catch (Exception e) when (IsStoreError(e))
         {
             index.Dispose();
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Index file {path} cannot be read as an index: {e.Message}", e) { FilePath = path };
@@ -296,7 +296,8 @@ public sealed class SemanticIndex : IDisposable
         while (r.Read())
         {
             long chunkId = r.GetInt64(0);
-            var blob = (byte[])r.GetValue(2);
+            var blob = r.GetValue(2) as byte[] ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path}: chunk {chunkId} has no vector blob (the stored value is {r.GetDataTypeName(2)}).") { FilePath = Path };
             if (blob.Length != need)
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
@@ -658,7 +659,7 @@ public sealed class SemanticIndex : IDisposable
                     Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
                     Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint, Precision = Precision };
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -666,10 +667,21 @@ public sealed class SemanticIndex : IDisposable
     }
 
     /// <summary>
+    /// An error of the stored data rather than of this code: SQLite's own (a damaged page, an altered schema) or a value
+    /// of the wrong kind where the schema promises another (a NULL or a blob in a NOT NULL text column of a rewritten
+    /// file: Microsoft.Data.Sqlite's reader throws InvalidOperationException / InvalidCastException / FormatException /
+    /// OverflowException for those; fuzz/crashes/index/).
+    /// </summary>
+    private static bool IsStoreError(Exception e) =>
+        e is SqliteException
+        || (e is InvalidOperationException or InvalidCastException or FormatException or OverflowException
+            && e.Source == "Microsoft.Data.Sqlite");
+
+    /// <summary>
     /// A query on a file that opened but is damaged past the pages Open reads, or whose schema was altered (a column
     /// renamed): InvalidFormat naming the file, not a SqliteException (fuzz/crashes/index/).
     /// </summary>
-    private EmbeddingGemmaException Unreadable(SqliteException e) =>
+    private EmbeddingGemmaException Unreadable(Exception e) =>
         new(ErrorKind.InvalidFormat, $"Index file {Path} cannot be read as an index: {e.Message}", e) { FilePath = Path };
 
     /// <summary>The stored document, or null.</summary>
@@ -693,7 +705,7 @@ public sealed class SemanticIndex : IDisposable
                     Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
                 };
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -716,7 +728,7 @@ public sealed class SemanticIndex : IDisposable
                     ids.Add(r.GetString(0));
                 }
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -766,7 +778,7 @@ public sealed class SemanticIndex : IDisposable
             var rows = VectorSearch(q, options, allowed, minScore, options.TopK);
             return Materialize(rows.Select(r => (r.Row, r.Score, (float?)r.Score, (double?)null)).ToList(), options.TopK);
         }
-        catch (SqliteException e)
+        catch (Exception e) when (IsStoreError(e))
         {
             throw Unreadable(e);
         }
@@ -833,7 +845,12 @@ public sealed class SemanticIndex : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT vector FROM chunks WHERE chunk_id = $id";
             cmd.Parameters.AddWithValue("$id", _rowChunk[row]);
-            var blob = (byte[])cmd.ExecuteScalar()!;
+            var blob = cmd.ExecuteScalar() as byte[];
+            if (blob is null || blob.Length != Dimension * sizeof(float))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{Path}: the vector of chunk {_rowChunk[row]} is missing or not {Dimension} floats (the file changed while open?).") { FilePath = Path };
+            }
             return MemoryMarshal.Cast<byte, float>(blob).ToArray();
         }
     }
@@ -841,18 +858,19 @@ public sealed class SemanticIndex : IDisposable
     /// <summary>A binary index's int8 copy of a row, dequantized (scale x int8) for rescoring.</summary>
     private ReadOnlyMemory<float> FetchInt8Vector(int row)
     {
-        byte[] blob;
+        byte[]? blob;
         lock (_dbLock)
         {
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT vector FROM chunks WHERE chunk_id = $id";
             cmd.Parameters.AddWithValue("$id", _rowChunk[row]);
-            blob = (byte[])cmd.ExecuteScalar()!;
+            blob = cmd.ExecuteScalar() as byte[];
         }
         int dim = _bits!.Dimension, at = _bits.RowBytes;
-        if (blob.Length != StoredVectorBytes(dim))
+        if (blob is null || blob.Length != StoredVectorBytes(dim))
         {
-            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path}: chunk {_rowChunk[row]} has a {blob.Length}-byte vector; binary precision at dimension {dim} needs {StoredVectorBytes(dim)}.") { FilePath = Path };
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path}: the vector of chunk {_rowChunk[row]} is missing or not the {StoredVectorBytes(dim)} bytes of a binary-precision vector of dimension {dim} (the file changed while open?).") { FilePath = Path };
         }
         float scale = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(blob.AsSpan(at));
         var v = new float[dim];
@@ -904,11 +922,13 @@ public sealed class SemanticIndex : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT generation, graph FROM ann_graph WHERE id = 1";
             using var r = cmd.ExecuteReader();
-            if (!r.Read() || _deadRows > 0 || r.GetInt64(0) != long.Parse(GetMeta("generation") ?? "-1", CultureInfo.InvariantCulture))
+            if (!r.Read() || _deadRows > 0 || r.IsDBNull(0) || r.GetValue(1) is not byte[] blob
+                || !long.TryParse(GetMeta("generation"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long generation)
+                || r.GetInt64(0) != generation)
             {
                 return null;
             }
-            using var ms = new MemoryStream((byte[])r.GetValue(1));
+            using var ms = new MemoryStream(blob);
             var graph = HnswIndex.Load(ms, _vectors!, _options.Hnsw);
             return graph.Count == _vectors!.Count ? graph : null;
         }
