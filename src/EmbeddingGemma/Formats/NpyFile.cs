@@ -120,8 +120,8 @@ public static partial class NpyFile
         {
             throw Bad($"shape ({shape.Groups[1].Value}) holds no vectors of a usable size");
         }
-        long need = rows * cols * size;
         var body = bytes[(start + headerLength)..];
+        Int128 need = (Int128)rows * cols * size; // up to 2^65: no overflow in 128 bits
         if (body.Length != need)
         {
             throw Bad($"shape ({rows}, {cols}) of {d} needs {need} data bytes; the file has {body.Length}");

@@ -188,6 +188,54 @@ public sealed class PrecisionTests
     }
 
     [Fact]
+    public void NpyReadsTheFuzzSeedsAsNumpyDoes()
+    {
+        // fuzz/corpus/npy/ (written by fuzz/EmbeddingGemma.Fuzz seeds; numpy.load reads these four the same way).
+        string Seed(string name) => Path.Combine(TestPaths.RepoRoot, "fuzz", "corpus", "npy", name);
+        Assert.Equal([1f, -2f], NpyFile.ReadFloatMatrix(Seed("big-endian.npy"))[0]);             // >f4 3F800000, C0000000
+        var half = NpyFile.ReadFloatMatrix(Seed("f2-2x2.npy"));                                    // <f2 3C00 BC00 3800 7BFF
+        Assert.Equal([1f, -1f], half[0]);
+        Assert.Equal([0.5f, 65504f], half[1]);
+        Assert.Equal([0f, 0f, 0f], NpyFile.ReadFloatMatrix(Seed("v2-1d.npy"))[0]);              // version 2.0 header, shape (3,), zero bytes
+        Assert.Equal([0.1f, -2f], NpyFile.ReadFloatMatrix(Seed("f8-1x2.npy"))[0]);
+        foreach (var bad in new[] { "fortran.npy", "huge-shape.npy", "i1.npy", "truncated.npy" })
+        {
+            var e = Assert.Throws<EmbeddingGemmaException>(() => NpyFile.ReadFloatMatrix(Seed(bad)));
+            Assert.Contains(bad, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void NpyReaderSurvivesEveryTruncationAndHeaderByteChange()
+    {
+        using var ms = new MemoryStream();
+        NpyFile.Write(ms, "<f4", 2, 3, new byte[24]);
+        var good = ms.ToArray();
+        for (int n = 0; n < good.Length; n++)
+        {
+            Assert.Throws<EmbeddingGemmaException>(() => NpyFile.ReadFloatMatrix(good.AsSpan(0, n), "cut.npy"));
+        }
+        byte[] values = [0, 1, (byte)'(', (byte)')', (byte)',', (byte)'9', (byte)'\'', (byte)'<', 0x7F, 0xFF];
+        for (int i = 0; i < 128; i++)
+        {
+            foreach (var v in values)
+            {
+                var m = (byte[])good.Clone();
+                m[i] = v;
+                try
+                {
+                    var rows = NpyFile.ReadFloatMatrix(m, "m.npy");
+                    Assert.True(rows.Sum(r => r.Length) * 4 <= 24, "never more values than data bytes");
+                }
+                catch (EmbeddingGemmaException)
+                {
+                    // the only failure allowed
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void NpyRoundTripsAndRefusesBadFiles()
     {
         float[][] rows = [[1f, -2.5f, 3f], [0.25f, 0f, -1e-3f]];
