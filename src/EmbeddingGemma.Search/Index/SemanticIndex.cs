@@ -295,7 +295,7 @@ public sealed class SemanticIndex : IDisposable
         int need = StoredVectorBytes(dim);
         while (r.Read())
         {
-            long chunkId = r.GetInt64(0);
+            long chunkId = Int64(r, 0);
             var blob = r.GetValue(2) as byte[] ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                 $"{Path}: chunk {chunkId} has no vector blob (the stored value is {r.GetDataTypeName(2)}).") { FilePath = Path };
             if (blob.Length != need)
@@ -305,11 +305,11 @@ public sealed class SemanticIndex : IDisposable
             }
             if (_bits is not null)
             {
-                AppendRow(chunkId, r.GetString(1), _bits.AddBits(blob.AsSpan(0, _bits.RowBytes)));
+                AppendRow(chunkId, Text(r, 1), _bits.AddBits(blob.AsSpan(0, _bits.RowBytes)));
                 continue;
             }
             MemoryMarshal.Cast<byte, float>(blob).CopyTo(buffer);
-            AppendRow(chunkId, r.GetString(1), buffer);
+            AppendRow(chunkId, Text(r, 1), buffer);
         }
     }
 
@@ -522,7 +522,7 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                chunkIds.Add(r.GetInt64(0));
+                chunkIds.Add(Int64(r, 0));
             }
         }
         using (var cmd = _db.CreateCommand())
@@ -670,7 +670,8 @@ public sealed class SemanticIndex : IDisposable
     /// An error of the stored data rather than of this code: SQLite's own (a damaged page, an altered schema) or a value
     /// of the wrong kind where the schema promises another (a NULL or a blob in a NOT NULL text column of a rewritten
     /// file: Microsoft.Data.Sqlite's reader throws InvalidOperationException / InvalidCastException / FormatException /
-    /// OverflowException for those; fuzz/crashes/index/).
+    /// OverflowException for those; fuzz/crashes/index/). The NOT NULL columns are read through <see cref="Text"/> and
+    /// friends, which check first; the Source test is only a fallback (the JIT may inline the reader into our frames).
     /// </summary>
     private static bool IsStoreError(Exception e) =>
         e is SqliteException
@@ -699,10 +700,10 @@ public sealed class SemanticIndex : IDisposable
                 {
                     return null;
                 }
-                return new SearchDocument(id, r.GetString(1))
+                return new SearchDocument(id, Text(r, 1))
                 {
                     Title = r.IsDBNull(0) ? null : r.GetString(0),
-                    Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
+                    Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, Text(r, 2)),
                 };
             }
             catch (Exception e) when (IsStoreError(e))
@@ -725,7 +726,7 @@ public sealed class SemanticIndex : IDisposable
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
-                    ids.Add(r.GetString(0));
+                    ids.Add(Text(r, 0));
                 }
             }
             catch (Exception e) when (IsStoreError(e))
@@ -924,7 +925,7 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             if (!r.Read() || _deadRows > 0 || r.IsDBNull(0) || r.GetValue(1) is not byte[] blob
                 || !long.TryParse(GetMeta("generation"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long generation)
-                || r.GetInt64(0) != generation)
+                || Int64(r, 0) != generation)
             {
                 return null;
             }
@@ -984,7 +985,7 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && _alive[row])
+                if (_chunkRow.TryGetValue(Int64(r, 0), out int row) && _alive[row])
                 {
                     allowed[row] = true;
                 }
@@ -1142,9 +1143,9 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read() && result.Count < limit)
             {
-                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && allowed[row])
+                if (_chunkRow.TryGetValue(Int64(r, 0), out int row) && allowed[row])
                 {
-                    result.Add((row, r.GetDouble(1)));
+                    result.Add((row, Real(r, 1)));
                 }
             }
         }
@@ -1222,13 +1223,13 @@ public sealed class SemanticIndex : IDisposable
                 }
                 hits.Add(new SearchHit
                 {
-                    DocumentId = r.GetString(0),
-                    ChunkIndex = r.GetInt32(1),
-                    Start = r.GetInt32(2),
-                    End = r.GetInt32(3),
-                    Text = r.GetString(4),
+                    DocumentId = Text(r, 0),
+                    ChunkIndex = Int32(r, 1),
+                    Start = Int32(r, 2),
+                    End = Int32(r, 3),
+                    Text = Text(r, 4),
                     Title = r.IsDBNull(5) ? null : r.GetString(5),
-                    Metadata = r.IsDBNull(6) ? null : ReadMetadata(r.GetString(0), r.GetString(6)),
+                    Metadata = r.IsDBNull(6) ? null : ReadMetadata(Text(r, 0), Text(r, 6)),
                     Score = score,
                     Similarity = sim,
                     Bm25 = bm25,
@@ -1273,6 +1274,27 @@ public sealed class SemanticIndex : IDisposable
         cmd.Parameters.AddWithValue("$v", value);
         cmd.ExecuteNonQuery();
     }
+
+    // Readers for columns the schema declares NOT NULL: a file rewritten by another program (or by a fuzzer) can hold
+    // NULL there anyway; that is a damaged index (InvalidFormat naming the file and column), not a crash.
+    private string Text(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetString(i);
+
+    private long Int64(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetInt64(i);
+
+    private double Real(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetDouble(i);
+
+    private int Int32(SqliteDataReader r, int i)
+    {
+        long v = Int64(r, i);
+        return v is >= int.MinValue and <= int.MaxValue ? (int)v
+            : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"Index file {Path} cannot be read as an index: column {r.GetName(i)} holds {v}, out of range.") { FilePath = Path };
+    }
+
+    private EmbeddingGemmaException NullValue(SqliteDataReader r, int i) =>
+        new(ErrorKind.InvalidFormat,
+            $"Index file {Path} cannot be read as an index: column {r.GetName(i)} holds NULL where a value is required (the file was altered or damaged).")
+        { FilePath = Path };
 
     private T Scalar<T>(string sql, SqliteTransaction? tx = null)
     {
