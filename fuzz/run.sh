@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing with SharpFuzz + AFL++.
 # Usage: fuzz/run.sh <target|all> <seconds per target>
-#   targets: gguf safetensors tokenizer-json tokenize http index
+#   targets: gguf safetensors tokenizer-json tokenize http index npy
 # Installs what is missing (fuzz/install-tools.sh: Debian afl++, NuGet tool SharpFuzz.CommandLine), publishes
 # fuzz/EmbeddingGemma.Fuzz into fuzz/out/bin, instruments the project's assemblies (EmbeddingGemma, .Search,
 # .Server), then runs afl-fuzz on fuzz/corpus/<target> for the given time and prints, per target, executions,
@@ -10,7 +10,7 @@
 # Exit code: 0 when no target crashed or hung, 1 otherwise, 2 on bad usage.
 set -euo pipefail
 cd "$(dirname "$0")"
-targets_all=(gguf safetensors tokenizer-json tokenize http index)
+targets_all=(gguf safetensors tokenizer-json tokenize http index npy)
 [ $# -eq 2 ] || { echo "usage: fuzz/run.sh <target|all> <seconds>   (targets: ${targets_all[*]})" >&2; exit 2; }
 if [ "$1" = all ]; then targets=("${targets_all[@]}"); else targets=("$1"); fi
 secs=$2

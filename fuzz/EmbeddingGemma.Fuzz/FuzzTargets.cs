@@ -20,7 +20,7 @@ namespace EmbeddingGemma.Fuzz;
 internal static class FuzzTargets
 {
     /// <summary>Target names, as folder names under fuzz/corpus and fuzz/crashes and as the harness argument.</summary>
-    public static readonly IReadOnlyList<string> Names = ["gguf", "safetensors", "tokenizer-json", "tokenize", "http", "index"];
+    public static readonly IReadOnlyList<string> Names = ["gguf", "safetensors", "tokenizer-json", "tokenize", "http", "index", "npy"];
 
     private static readonly Lazy<string> ScratchDir = new(() =>
     {
@@ -64,6 +64,7 @@ internal static class FuzzTargets
                 case "tokenize": Tokenize(data); break;
                 case "http": Http(data); break;
                 case "index": Index(data); break;
+                case "npy": NpyFile.ReadFloatMatrix(data, "fuzz.npy"); break; // embed --calibration FILE.npy
                 default: throw new ArgumentException($"Unknown fuzz target '{target}'. Targets: {string.Join(", ", Names)}.", nameof(target));
             }
         }

@@ -25,6 +25,7 @@ internal static class Seeds
             TextFiles(root);
             HttpBodies(root);
             IndexFiles(root, work);
+            NpyFiles(root);
         }
         finally
         {
@@ -197,6 +198,24 @@ internal static class Seeds
         SqliteConnection.ClearAllPools();
         var wal = File.ReadAllBytes(path);
         Put(root, "index", "index-wal.db", wal);
+        // A binary-precision index: meta 'precision' = 'binary', chunk BLOBs of sign bits + scale + int8.
+        var binary = Path.Combine(work, "binary.db");
+        using (var index = SemanticIndex.Open(binary, new SemanticIndexOptions { Precision = EmbeddingGemma.Embeddings.Precision.EmbeddingPrecision.Binary }))
+        {
+            var text = "binary precision document";
+            var v = new float[] { 0.5f, -0.25f, 0.1f, 0f, -0.7f, 0.3f, 0.2f, -0.1f, 0.05f };
+            index.Upsert([new SemanticIndex.PreparedDocument(new SearchDocument("b0", text), SemanticIndex.Hash(text),
+                [new TextChunk(0, 0, text.Length, text)], [v], [])], "fuzz-model", "fuzz-model", "fingerprint0");
+        }
+        SqliteConnection.ClearAllPools();
+        using (var c = new SqliteConnection($"Data Source={binary};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA journal_mode=DELETE; PRAGMA page_size=512; VACUUM;";
+            cmd.ExecuteNonQuery();
+        }
+        Put(root, "index", "index-binary.db", File.ReadAllBytes(binary));
         using (var c = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
             c.Open();
@@ -219,5 +238,42 @@ internal static class Seeds
         Put(root, "index", "foreign.db", File.ReadAllBytes(foreign));
         Put(root, "index", "not-sqlite.db", "SQLite format 2\0 hello");
         Put(root, "index", "empty.db", []);
+    }
+
+    /// <summary>.npy calibration files (<c>embed --calibration</c>): float32/float64/float16, 1-D and 2-D, version 2.0, and edge cases.</summary>
+    private static void NpyFiles(string root)
+    {
+        static byte[] Npy(string descr, int rows, int cols, byte[] data)
+        {
+            using var ms = new MemoryStream();
+            NpyFile.Write(ms, descr, rows, cols, data);
+            return ms.ToArray();
+        }
+        var f4 = new byte[24];
+        for (int i = 0; i < 6; i++)
+        {
+            BitConverter.TryWriteBytes(f4.AsSpan(i * 4), i * 0.5f - 1f);
+        }
+        var f8 = new byte[16];
+        BitConverter.TryWriteBytes(f8.AsSpan(0), 0.1);
+        BitConverter.TryWriteBytes(f8.AsSpan(8), -2.0);
+        var f4File = Npy("<f4", 2, 3, f4);
+        Put(root, "npy", "f4-2x3.npy", f4File);
+        Put(root, "npy", "f8-1x2.npy", Npy("<f8", 1, 2, f8));
+        Put(root, "npy", "f2-2x2.npy", Npy("<f2", 2, 2, [0, 0x3C, 0, 0xBC, 0, 0x38, 0xFF, 0x7B]));
+        Put(root, "npy", "big-endian.npy", Npy(">f4", 1, 2, [0x3F, 0x80, 0, 0, 0xC0, 0, 0, 0]));
+        Put(root, "npy", "i1.npy", Npy("|i1", 1, 4, [1, 2, 3, 4]));
+        Put(root, "npy", "truncated.npy", f4File[..(f4File.Length - 5)]);
+        var header = Encoding.ASCII.GetBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }       \n");
+        var v2 = new byte[12 + header.Length + 12];
+        new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' }.CopyTo(v2, 0);
+        v2[6] = 2;
+        BitConverter.TryWriteBytes(v2.AsSpan(8), header.Length);
+        header.CopyTo(v2, 12);
+        Put(root, "npy", "v2-1d.npy", v2);
+        var fortran = Encoding.ASCII.GetBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1), }\n");
+        Put(root, "npy", "fortran.npy", [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)fortran.Length, 0, .. fortran, 0, 0, 0x80, 0x3F]);
+        var huge = Encoding.ASCII.GetBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2147483647, 2147483647), }\n");
+        Put(root, "npy", "huge-shape.npy", [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)huge.Length, 0, .. huge, 1, 2, 3, 4, 5, 6, 7, 8]);
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using EmbeddingGemma.Embeddings;
+using EmbeddingGemma.Embeddings.Precision;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Model;
 
@@ -32,8 +33,17 @@ internal static class EmbedCommand
         var format = new Option<string>("--format") { Description = "Output format: jsonl (one JSON array per line), csv, npy.", DefaultValueFactory = _ => "jsonl" };
         var output = new Option<string?>("--output") { Description = "Output file (default: stdout)." };
         var noTruncate = new Option<bool>("--no-truncate") { Description = "Refuse inputs longer than the model's limit instead of truncating them." };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Output precision (sentence-transformers' quantize_embeddings): float32, int8, uint8 (per-dimension ranges), binary, ubinary (sign bits, 8 a byte).",
+            DefaultValueFactory = _ => "float32",
+        };
+        var calibration = new Option<string?>("--calibration")
+        {
+            Description = "int8/uint8: calibration embeddings (.npy float matrix, or JSON/JSONL float arrays) whose per-dimension min/max set the ranges; default: the embedded batch itself.",
+        };
         var command = new Command("embed", "Embed texts (or token ids) and print one vector per input line.");
-        foreach (var o in new Option[] { model, input, jsonl, ids, promptName, task, prompt, title, dims, noNorm, batch, threads, format, output, noTruncate, verbose })
+        foreach (var o in new Option[] { model, input, jsonl, ids, promptName, task, prompt, title, dims, noNorm, batch, threads, format, output, noTruncate, precision, calibration, verbose })
         {
             command.Options.Add(o);
         }
@@ -44,6 +54,14 @@ internal static class EmbedCommand
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--format must be jsonl, csv or npy, got '{fmt}'.");
             }
+            var outputPrecision = EmbeddingPrecisions.Parse(p.GetValue(precision), "--precision");
+            var calibrationPath = p.GetValue(calibration);
+            if (calibrationPath is not null && !outputPrecision.NeedsRanges())
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--calibration sets int8/uint8 ranges; it does not apply to --precision {outputPrecision.Name()}.");
+            }
+            // Read before the model loads: a bad calibration file fails fast.
+            var ranges = calibrationPath is null ? null : QuantizationRanges.FromEmbeddings(CliCalibration.Read(calibrationPath), calibrationPath);
             var chosen = new[] { p.GetValue(promptName) is not null, p.GetValue(task) is not null, p.GetValue(prompt) is not null }.Count(b => b);
             if (chosen > 1)
             {
@@ -106,7 +124,30 @@ internal static class EmbedCommand
                     vectors = m.Encode(lines, options, null, ct);
                 }
                 CliVectors.RequireFinite(vectors, m);
-                await WriteAsync(vectors, fmt, stream, ct).ConfigureAwait(false);
+                if (outputPrecision == EmbeddingPrecision.Float32)
+                {
+                    await WriteAsync(vectors, fmt, stream, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    if (ranges is not null && vectors.Length > 0 && ranges.Dimensions != vectors[0].Length)
+                    {
+                        throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                            $"{calibrationPath}: the calibration vectors have {ranges.Dimensions} dimensions; the embeddings have {vectors[0].Length} (match --dimensions).") { FilePath = calibrationPath };
+                    }
+                    if (outputPrecision.NeedsRanges() && ranges is null && vectors.Length < 100)
+                    {
+                        // sentence-transformers warns below 100 embeddings too.
+                        Console.Error.WriteLine($"warning: {outputPrecision.Name()} ranges computed from the {vectors.Length} embedded input{(vectors.Length == 1 ? "" : "s")} (min/max per dimension); " +
+                            "ranges are more stable from more embeddings: pass --calibration FILE" + (vectors.Length == 1 ? " (one input gives all zeros)." : "."));
+                    }
+                    var quantized = EmbeddingQuantizer.Quantize(vectors, outputPrecision, ranges);
+                    if (quantized.ValuesOutsideRange > 0 && ranges is not null)
+                    {
+                        Console.Error.WriteLine($"warning: {quantized.ValuesOutsideRange} value{(quantized.ValuesOutsideRange == 1 ? "" : "s")} fell outside the calibration ranges of {calibrationPath} and wrapped around (as sentence-transformers' numpy cast does).");
+                    }
+                    await WriteAsync(quantized, fmt, stream, ct).ConfigureAwait(false);
+                }
                 done = true;
                 if (p.GetValue(verbose))
                 {
@@ -204,23 +245,41 @@ internal static class EmbedCommand
 
     private static void WriteNpy(Stream s, float[][] vectors)
     {
-        var cols = vectors.Length == 0 ? 0 : vectors[0].Length;
-        var header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({vectors.Length}, {cols}), }}";
-        var total = 10 + header.Length + 1;
-        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
-        using var bw = new BinaryWriter(s, Encoding.ASCII, leaveOpen: true);
-        bw.Write((byte)0x93);
-        bw.Write("NUMPY"u8.ToArray());
-        bw.Write((byte)1);
-        bw.Write((byte)0);
-        bw.Write((ushort)header.Length);
-        bw.Write(Encoding.ASCII.GetBytes(header));
-        foreach (var v in vectors)
+        var q = EmbeddingQuantizer.Quantize(vectors, EmbeddingPrecision.Float32);
+        NpyFile.Write(s, "<f4", vectors.Length, vectors.Length == 0 ? 0 : vectors[0].Length, q.Data);
+    }
+
+    /// <summary>Quantized rows: integer JSON arrays / CSV lines, or a .npy of the precision's dtype ([n, dim] or [n, ceil(dim/8)]).</summary>
+    internal static async Task WriteAsync(QuantizedEmbeddings q, string format, Stream stream, CancellationToken ct)
+    {
+        if (format == "npy")
         {
-            foreach (var x in v)
+            NpyFile.Write(stream, q.Precision.NumpyDescr(), q.Count, q.RowLength, q.Data);
+            return;
+        }
+        await using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        var sb = new StringBuilder();
+        for (int r = 0; r < q.Count; r++)
+        {
+            sb.Clear();
+            var row = q.IntegerRow(r);
+            if (format == "jsonl")
             {
-                bw.Write(x);
+                sb.Append('[');
             }
+            for (var i = 0; i < row.Length; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(',');
+                }
+                sb.Append(row[i].ToString(CultureInfo.InvariantCulture));
+            }
+            if (format == "jsonl")
+            {
+                sb.Append(']');
+            }
+            await w.WriteLineAsync(sb, ct).ConfigureAwait(false);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EmbeddingGemma.Embeddings.Precision;
 using EmbeddingGemma.Search;
 using EmbeddingGemma.Search.Index;
 using Spectre.Console;
@@ -17,17 +18,26 @@ internal static class IndexCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens per chunk.", DefaultValueFactory = _ => 512 };
         var overlap = new Option<int>("--overlap") { Description = "Tokens shared by consecutive chunks.", DefaultValueFactory = _ => 64 };
         var dims = new Option<int?>("--dimensions") { Description = "Matryoshka size (768, 512, 256, 128); default the model's full size." };
+        var precision = new Option<string?>("--precision")
+        {
+            Description = "Stored vectors: float32, or binary (sign bits in memory for a Hamming scan + int8 on disk for rescoring). Fixed when the index is created; default: what the file records (float32 for a new file).",
+        };
         var command = new Command("index", "Add or update documents in a semantic search index (resumable: unchanged documents are skipped).");
         var threads = CliOptions.Threads();
-        foreach (var o in new Option[] { db, model, input, batch, maxTokens, overlap, dims, threads })
+        foreach (var o in new Option[] { db, model, input, batch, maxTokens, overlap, dims, precision, threads })
         {
             command.Options.Add(o);
         }
         command.SetAction(async (ParseResult p, CancellationToken ct) =>
         {
+            var stored = p.GetValue(precision) is { } name ? EmbeddingPrecisions.Parse(name, "--precision") : (EmbeddingPrecision?)null;
+            if (stored is { } sp && sp is not (EmbeddingPrecision.Float32 or EmbeddingPrecision.Binary))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"index --precision must be float32 or binary; got '{sp.Name()}'.");
+            }
             var docs = DocumentReader.Read(p.GetValue(input)!).ToList();
             using var resolved = EmbeddingGeneratorFactory.Create(p.GetValue(model)!, CliModels.LoadOptions(p.GetValue(threads)));
-            using var index = SemanticIndex.Open(p.GetValue(db)!, new SemanticIndexOptions { Warning = CliWarnings.Write });
+            using var index = SemanticIndex.Open(p.GetValue(db)!, new SemanticIndexOptions { Warning = CliWarnings.Write, Precision = stored });
             var engine = new SemanticSearchEngine(index, resolved.Generator, new SemanticSearchEngineOptions
             {
                 ModelSpec = resolved.ModelSpec,
@@ -49,7 +59,7 @@ internal static class IndexCommand
             var info = index.GetInfo();
             await Console.Error.WriteLineAsync(
                 $"stored {result!.Stored}, unchanged {result.Unchanged}, chunks embedded {result.ChunksEmbedded}, chunks from cache {result.ChunksFromCache}; " +
-                $"index {info.Path}: {info.Documents} documents, {info.Chunks} chunks, model {info.ModelId}, dimension {info.Dimension}").ConfigureAwait(false);
+                $"index {info.Path}: {info.Documents} documents, {info.Chunks} chunks, model {info.ModelId}, dimension {info.Dimension}, precision {info.Precision.Name()}").ConfigureAwait(false);
             return ExitCodes.Ok;
         });
         return command;

@@ -27,9 +27,10 @@ internal static class SearchCommand
         };
         var filter = new Option<string[]>("--filter") { Description = "Metadata filter key=value (repeatable; all must match).", AllowMultipleArgumentsPerToken = false };
         var int8 = new Option<bool>("--int8") { Description = "Hold vectors as int8 in memory; rescore candidates at full precision." };
+        var oversample = new Option<int>("--oversample") { Description = "Binary indexes: Hamming candidates per result (top-k x N) rescored with the float query against the stored int8 vectors.", DefaultValueFactory = _ => 4 };
         var command = new Command("search", "Search a semantic index.");
         var threads = CliOptions.Threads();
-        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, trust, filter, int8, threads })
+        foreach (var o in new Option[] { db, query, topK, threshold, mode, json, model, trust, filter, int8, oversample, threads })
         {
             command.Options.Add(o);
         }
@@ -46,6 +47,10 @@ internal static class SearchCommand
                 throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--top-k must be at least 1, got {k}.");
             }
             var searchMode = SearchService.ParseMode(p.GetValue(mode));
+            if (p.GetValue(oversample) < 1)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--oversample must be at least 1, got {p.GetValue(oversample)}.");
+            }
             var filters = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var f in p.GetValue(filter) ?? [])
             {
@@ -78,6 +83,7 @@ internal static class SearchCommand
                 Threshold = p.GetValue(threshold),
                 Mode = searchMode,
                 Filter = filters.Count == 0 ? null : filters,
+                Oversample = p.GetValue(oversample),
             }, ct).ConfigureAwait(false);
             if (p.GetValue(json))
             {

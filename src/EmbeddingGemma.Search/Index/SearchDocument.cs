@@ -61,6 +61,8 @@ public sealed record SearchOptions
     public int FunnelDimension { get; init; } = 128;
     /// <summary>Funnel and int8: candidates rescored at full precision.</summary>
     public int Candidates { get; init; } = 200;
+    /// <summary>Binary indexes: candidates taken by Hamming distance per wanted result (top_k x Oversample), then rescored with the float query against the stored int8 vectors.</summary>
+    public int Oversample { get; init; } = 4;
     /// <summary>ANN beam width (0 = the index default).</summary>
     public int Ef { get; init; }
     /// <summary>Hybrid: how many results each side contributes before fusion.</summary>

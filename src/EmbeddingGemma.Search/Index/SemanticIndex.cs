@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EmbeddingGemma.Embeddings.Precision;
+using EmbeddingGemma.Numerics;
 using EmbeddingGemma.Search.Ann;
 using EmbeddingGemma.Search.Vectors;
 using Microsoft.Data.Sqlite;
@@ -33,6 +35,7 @@ public sealed class SemanticIndex : IDisposable
 
     private VectorMatrix? _vectors;          // Float32 storage
     private Int8Matrix? _int8;               // Int8 storage
+    private BinaryMatrix? _bits;             // binary precision: sign bits (the int8 copies stay on disk)
     private readonly List<long> _rowChunk = [];
     private readonly List<string> _rowDoc = [];
     private readonly Dictionary<long, int> _chunkRow = [];
@@ -73,6 +76,15 @@ public sealed class SemanticIndex : IDisposable
 
     /// <summary>Most characters in a filter value.</summary>
     public const int MaxFilterValueLength = 4096;
+
+    /// <summary>
+    /// The precision of the stored vectors (meta key <c>precision</c>; absent = float32, as every index written before
+    /// precisions were recorded). Float32: a float32 BLOB per chunk. Binary: per chunk the packed sign bits
+    /// (ceil(dim / 8) bytes, <c>np.packbits(x &gt; 0)</c>), a float32 scale and dim int8 values (<see cref="VectorOps.QuantizeInt8"/>);
+    /// only the bits are held in memory, searches rank by Hamming distance and rescore top_k x
+    /// <see cref="SearchOptions.Oversample"/> candidates with the float query against the int8 vectors read from disk.
+    /// </summary>
+    public EmbeddingPrecision Precision { get; private set; }
 
     /// <summary>The vector dimension (null until the first document is added).</summary>
     public int? Dimension { get; private set; }
@@ -181,6 +193,49 @@ public sealed class SemanticIndex : IDisposable
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path} is an empty database, not an index.") { FilePath = Path };
         }
         ReadModelMeta(null);
+        ResolvePrecision();
+    }
+
+    /// <summary>
+    /// The stored precision against the requested one: an index without the meta key is float32 unless it holds no
+    /// vectors yet (then a writer records the requested precision); any other difference is refused.
+    /// </summary>
+    private void ResolvePrecision()
+    {
+        var requested = _options.Precision;
+        if (requested is { } r && r is not (EmbeddingPrecision.Float32 or EmbeddingPrecision.Binary))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"An index stores float32 or binary vectors, not {r.Name()}.") { FilePath = Path };
+        }
+        var stored = GetMeta("precision");
+        var recorded = stored is null ? null : EmbeddingPrecisions.TryParse(stored);
+        if (stored is not null && recorded is not (EmbeddingPrecision.Float32 or EmbeddingPrecision.Binary))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{Path}: the stored precision '{stored}' is not float32 or binary.") { FilePath = Path };
+        }
+        if (recorded is null && Dimension is null && requested is { } wanted && !_options.ReadOnly)
+        {
+            using var tx = _db.BeginTransaction(deferred: false);
+            if (GetMeta("precision", tx) is null && GetMeta("dimension", tx) is null)
+            {
+                SetMeta("precision", wanted.Name(), tx);
+            }
+            tx.Commit();
+            stored = GetMeta("precision");
+            recorded = stored is null ? null : EmbeddingPrecisions.TryParse(stored);
+        }
+        Precision = recorded ?? EmbeddingPrecision.Float32;
+        if (requested is { } req && req != Precision)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"Precision mismatch: {Path} stores {Precision.Name()} vectors{(recorded is null ? " (an index without a recorded precision is float32)" : "")}; it was opened for {req.Name()}. " +
+                "The precision is fixed when an index is created: use a new index file for another precision.") { FilePath = Path };
+        }
+        if (Precision == EmbeddingPrecision.Binary && _options.Storage == VectorStorage.Int8)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"{Path} stores binary vectors (sign bits in memory, int8 on disk); in-memory int8 storage applies to float32 indexes only.") { FilePath = Path };
+        }
     }
 
     /// <summary>Reads the stored model identity (model, dimension, fingerprint, spec) into the properties.</summary>
@@ -237,24 +292,52 @@ public sealed class SemanticIndex : IDisposable
         cmd.CommandText = "SELECT chunk_id, doc_id, vector FROM chunks ORDER BY chunk_id";
         using var r = cmd.ExecuteReader();
         var buffer = new float[dim];
+        int need = StoredVectorBytes(dim);
         while (r.Read())
         {
             long chunkId = Int64(r, 0);
             var blob = r.GetValue(2) as byte[] ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                 $"{Path}: chunk {chunkId} has no vector blob (the stored value is {r.GetDataTypeName(2)}).") { FilePath = Path };
-            if (blob.Length != dim * sizeof(float))
+            if (blob.Length != need)
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
-                    $"{Path}: chunk {chunkId} has a {blob.Length}-byte vector; the index dimension {dim} needs {dim * sizeof(float)} bytes.") { FilePath = Path };
+                    $"{Path}: chunk {chunkId} has a {blob.Length}-byte vector; the index dimension {dim} at precision {Precision.Name()} needs {need} bytes.") { FilePath = Path };
+            }
+            if (_bits is not null)
+            {
+                AppendRow(chunkId, Text(r, 1), _bits.AddBits(blob.AsSpan(0, _bits.RowBytes)));
+                continue;
             }
             MemoryMarshal.Cast<byte, float>(blob).CopyTo(buffer);
             AppendRow(chunkId, Text(r, 1), buffer);
         }
     }
 
+    /// <summary>Bytes of one stored vector BLOB: float32, or sign bits + scale + int8 for binary.</summary>
+    private int StoredVectorBytes(int dim) => Precision == EmbeddingPrecision.Binary ? (dim + 7) / 8 + sizeof(float) + dim : dim * sizeof(float);
+
+    /// <summary>The BLOB stored for a vector at the index's precision.</summary>
+    private byte[] EncodeVector(float[] vector)
+    {
+        if (Precision != EmbeddingPrecision.Binary)
+        {
+            return MemoryMarshal.AsBytes(vector.AsSpan()).ToArray();
+        }
+        int bits = (vector.Length + 7) / 8;
+        var blob = new byte[StoredVectorBytes(vector.Length)];
+        VectorOps.PackSignBits(vector, blob.AsSpan(0, bits));
+        float scale = VectorOps.QuantizeInt8(vector, MemoryMarshal.Cast<byte, sbyte>(blob.AsSpan(bits + sizeof(float))));
+        System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(blob.AsSpan(bits), scale);
+        return blob;
+    }
+
     private void CreateStores(int dim)
     {
-        if (_options.Storage == VectorStorage.Int8)
+        if (Precision == EmbeddingPrecision.Binary)
+        {
+            _bits ??= new BinaryMatrix(dim);
+        }
+        else if (_options.Storage == VectorStorage.Int8)
         {
             _int8 ??= new Int8Matrix(dim);
         }
@@ -264,9 +347,11 @@ public sealed class SemanticIndex : IDisposable
         }
     }
 
-    private void AppendRow(long chunkId, string docId, ReadOnlySpan<float> vector)
+    private void AppendRow(long chunkId, string docId, ReadOnlySpan<float> vector) =>
+        AppendRow(chunkId, docId, _vectors is not null ? _vectors.Add(vector) : _int8 is not null ? _int8.Add(vector) : _bits!.Add(vector));
+
+    private void AppendRow(long chunkId, string docId, int row)
     {
-        int row = _vectors is not null ? _vectors.Add(vector) : _int8!.Add(vector);
         _rowChunk.Add(chunkId);
         _rowDoc.Add(docId);
         _chunkRow[chunkId] = row;
@@ -478,7 +563,7 @@ public sealed class SemanticIndex : IDisposable
         for (int i = 0; i < b.Chunks.Count; i++)
         {
             var c = b.Chunks[i];
-            var blob = MemoryMarshal.AsBytes(b.Vectors[i].AsSpan()).ToArray();
+            var blob = EncodeVector(b.Vectors[i]);
             chunkCmd.Parameters.Clear();
             chunkCmd.Parameters.AddWithValue("$doc", d.Id);
             chunkCmd.Parameters.AddWithValue("$ord", c.Ordinal);
@@ -496,7 +581,7 @@ public sealed class SemanticIndex : IDisposable
             {
                 cacheCmd.Parameters.Clear();
                 cacheCmd.Parameters.AddWithValue("$k", b.CacheKeys[i]);
-                cacheCmd.Parameters.AddWithValue("$v", blob);
+                cacheCmd.Parameters.AddWithValue("$v", Precision == EmbeddingPrecision.Float32 ? blob : MemoryMarshal.AsBytes(b.Vectors[i].AsSpan()).ToArray()); // the cache keeps the model's float32 output
                 cacheCmd.ExecuteNonQuery();
             }
             added.Add((chunkId, d.Id, b.Vectors[i]));
@@ -572,7 +657,7 @@ public sealed class SemanticIndex : IDisposable
             {
                 return new IndexInfo(ModelId, Dimension, ModelSpec,
                     Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
-                    Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint };
+                    Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint, Precision = Precision };
             }
             catch (Exception e) when (IsStoreError(e))
             {
@@ -664,6 +749,10 @@ public sealed class SemanticIndex : IDisposable
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"top_k must be at least 1, got {options.TopK}.");
         }
+        if (options.Oversample < 1)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Oversample must be at least 1, got {options.Oversample}.");
+        }
         if (options.Mode == SearchMode.Hybrid && string.IsNullOrWhiteSpace(queryText))
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "Hybrid search needs the query text (empty query).");
@@ -737,6 +826,11 @@ public sealed class SemanticIndex : IDisposable
             case SearchMode.Ann when _vectors is not null:
                 return EnsureHnsw().Search(q, k, options.Ef, allowed, minScore);
             default:
+                if (_bits is not null)
+                {
+                    int candidates = (int)Math.Min(Math.Max(_bits.Count, 1), (long)k * options.Oversample);
+                    return _bits.Search(q, Math.Min(k, Math.Max(_bits.Count, 1)), candidates, FetchInt8Vector, allowed, minScore);
+                }
                 if (_int8 is not null)
                 {
                     return _int8.Search(q, k, Math.Max(options.Candidates, k), FetchVector, allowed, minScore);
@@ -760,6 +854,32 @@ public sealed class SemanticIndex : IDisposable
             }
             return MemoryMarshal.Cast<byte, float>(blob).ToArray();
         }
+    }
+
+    /// <summary>A binary index's int8 copy of a row, dequantized (scale x int8) for rescoring.</summary>
+    private ReadOnlyMemory<float> FetchInt8Vector(int row)
+    {
+        byte[]? blob;
+        lock (_dbLock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT vector FROM chunks WHERE chunk_id = $id";
+            cmd.Parameters.AddWithValue("$id", _rowChunk[row]);
+            blob = cmd.ExecuteScalar() as byte[];
+        }
+        int dim = _bits!.Dimension, at = _bits.RowBytes;
+        if (blob is null || blob.Length != StoredVectorBytes(dim))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path}: the vector of chunk {_rowChunk[row]} is missing or not the {StoredVectorBytes(dim)} bytes of a binary-precision vector of dimension {dim} (the file changed while open?).") { FilePath = Path };
+        }
+        float scale = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(blob.AsSpan(at));
+        var v = new float[dim];
+        for (int i = 0; i < dim; i++)
+        {
+            v[i] = (sbyte)blob[at + sizeof(float) + i] * scale;
+        }
+        return v;
     }
 
     private MatryoshkaFunnel EnsureFunnel(int prefix)

@@ -1,3 +1,5 @@
+using EmbeddingGemma.Embeddings.Precision;
+
 namespace EmbeddingGemma.Search.Index;
 
 /// <summary>How vectors are held in memory for search.</summary>
@@ -14,7 +16,15 @@ public sealed record SemanticIndexOptions
 {
     /// <summary>Open without writing anything (searching only). A missing file is then an error.</summary>
     public bool ReadOnly { get; init; }
+    /// <summary>How a float32 index holds its vectors in memory (a binary index holds sign bits; it refuses Int8).</summary>
     public VectorStorage Storage { get; init; } = VectorStorage.Float32;
+    /// <summary>
+    /// The precision of the stored vectors: <see cref="EmbeddingPrecision.Float32"/> or <see cref="EmbeddingPrecision.Binary"/>
+    /// (sign bits in memory for a Hamming scan, plus an int8 copy on disk for rescoring). Chosen when the index is
+    /// created and recorded in its meta table (<c>precision</c>; an index without it is float32); null = what the file
+    /// records. Opening an index with another precision is refused.
+    /// </summary>
+    public EmbeddingPrecision? Precision { get; init; }
     /// <summary>HNSW parameters for <see cref="SearchMode.Ann"/>.</summary>
     public Ann.HnswOptions Hnsw { get; init; } = new();
     /// <summary>Threads for the exact scan (0 = all cores).</summary>
@@ -31,4 +41,6 @@ public sealed record IndexInfo(string? ModelId, int? Dimension, string? ModelSpe
 {
     /// <summary>The stored model fingerprint (null in an empty index and in indexes written before fingerprints were recorded).</summary>
     public string? ModelFingerprint { get; init; }
+    /// <summary>The precision of the stored vectors (float32 or binary).</summary>
+    public EmbeddingPrecision Precision { get; init; }
 }

@@ -24,6 +24,10 @@ public sealed record EmbedRequest
     /// <summary>Field names for error messages (they differ per contract).</summary>
     public string InputField { get; init; } = "input";
     public string PromptField { get; init; } = "prompt_name";
+    /// <summary>Output precision of the response (the <c>precision</c> extension); the vectors are computed in float32 either way.</summary>
+    public EmbeddingGemma.Embeddings.Precision.EmbeddingPrecision Precision { get; init; }
+    /// <summary>int8/uint8 calibration ranges sent with the request (<c>ranges</c>); null = from the request's own embeddings.</summary>
+    public EmbeddingGemma.Embeddings.Precision.QuantizationRanges? Ranges { get; init; }
 }
 
 /// <summary>Per-stage timings of one request (queue and inference: the slowest of its inputs).</summary>

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using EmbeddingGemma.Embeddings.Precision;
 using EmbeddingGemma.Server.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -160,15 +161,20 @@ internal static class EmbeddingEndpoints
     private static async Task EmbedArticleAsync(HttpContext context, EmbedRequest request)
     {
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        var quantized = Quantize(request, result);
         await WriteJsonAsync(context, result, w =>
         {
             w.WriteStartObject();
             w.WriteStartArray("embeddings");
-            foreach (var v in result.Vectors)
+            for (int i = 0; i < result.Vectors.Count; i++)
             {
-                WriteFloats(w, v);
+                WriteVector(w, result, quantized, i);
             }
             w.WriteEndArray();
+            if (quantized is not null)
+            {
+                w.WriteString("precision", quantized.Precision.Name());
+            }
             w.WriteString("model", result.Model);
             w.WriteNumber("dimensions", result.Dimensions);
             w.WriteBoolean("normalized", result.Normalized);
@@ -187,8 +193,11 @@ internal static class EmbeddingEndpoints
     private static EmbedRequest NativeEmbedRequest(JsonElement root, IReadOnlyList<EmbedInput> inputs, string inputField, string promptField, string alternatePromptField)
     {
         var (promptName, usedField) = PromptName(root, promptField, alternatePromptField);
+        var (precision, ranges) = ParsePrecision(root);
         return new EmbedRequest
         {
+            Precision = precision,
+            Ranges = ranges,
             Inputs = inputs,
             PromptName = promptName,
             PromptField = usedField,
@@ -218,12 +227,13 @@ internal static class EmbeddingEndpoints
     private static async Task EmbedTeiAsync(HttpContext context, EmbedRequest request)
     {
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        var quantized = Quantize(request, result);
         await WriteJsonAsync(context, result, w =>
         {
             w.WriteStartArray();
-            foreach (var v in result.Vectors)
+            for (int i = 0; i < result.Vectors.Count; i++)
             {
-                WriteFloats(w, v);
+                WriteVector(w, result, quantized, i);
             }
             w.WriteEndArray();
         }).ConfigureAwait(false);
@@ -236,6 +246,7 @@ internal static class EmbeddingEndpoints
         using var doc = await JsonRequest.ReadAsync(context, Options(context).MaxRequestBodyBytes).ConfigureAwait(false);
         var (request, base64) = ParseOpenAI(doc.RootElement);
         var result = await Service(context).EmbedAsync(request, context.RequestAborted).ConfigureAwait(false);
+        var quantized = Quantize(request, result);
         await WriteJsonAsync(context, result, w =>
         {
             w.WriteStartObject();
@@ -247,17 +258,22 @@ internal static class EmbeddingEndpoints
                 w.WriteString("object", "embedding");
                 if (base64)
                 {
-                    w.WriteString("embedding", ToBase64(result.Vectors[i]));
+                    // float32: little-endian float bytes (OpenAI); other precisions: the raw int8/uint8/packed-bit bytes.
+                    w.WriteString("embedding", quantized is null ? ToBase64(result.Vectors[i]) : Convert.ToBase64String(quantized.RowData(i)));
                 }
                 else
                 {
                     w.WritePropertyName("embedding");
-                    WriteFloats(w, result.Vectors[i]);
+                    WriteVector(w, result, quantized, i);
                 }
                 w.WriteNumber("index", i);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (quantized is not null)
+            {
+                w.WriteString("precision", quantized.Precision.Name());
+            }
             w.WriteString("model", result.Model);
             WriteUsage(w, result);
             w.WriteEndObject();
@@ -276,8 +292,11 @@ internal static class EmbeddingEndpoints
         _ = JsonRequest.OptionalString(root, "model"); // a single model is served; any name is accepted
         _ = JsonRequest.OptionalString(root, "user");   // accepted, not used
         var (promptName, promptField) = PromptName(root, "prompt_name", "task_type", "task");
+        var (precision, ranges) = ParsePrecision(root);
         var request = new EmbedRequest
         {
+            Precision = precision,
+            Ranges = ranges,
             Inputs = inputs,
             PromptName = promptName,
             PromptField = promptField,
@@ -482,6 +501,7 @@ internal static class EmbeddingEndpoints
                 w.WriteNumber("documents", ii.Documents);
                 w.WriteNumber("chunks", ii.Chunks);
                 if (ii.Dimension is int dim) { w.WriteNumber("dimension", dim); } else { w.WriteNull("dimension"); }
+                w.WriteString("precision", ii.Precision.Name());
                 if (ii.ModelId is null) { w.WriteNull("index_model"); } else { w.WriteString("index_model", ii.ModelId); }
                 if (ii.ModelFingerprint is null) { w.WriteNull("index_model_fingerprint"); } else { w.WriteString("index_model_fingerprint", ii.ModelFingerprint); }
             }
@@ -537,6 +557,82 @@ internal static class EmbeddingEndpoints
             }
         }
         return (found, field);
+    }
+
+    /// <summary>
+    /// The <c>precision</c> extension (sentence-transformers' names: float32, int8, uint8, binary, ubinary; default
+    /// float32) and, for int8/uint8, the optional <c>ranges</c> <c>[[min, ...], [max, ...]]</c> (sentence-transformers'
+    /// (2, dim) array); 400 naming the field otherwise. Pure (fuzz target "http").
+    /// </summary>
+    internal static (EmbeddingPrecision Precision, QuantizationRanges? Ranges) ParsePrecision(JsonElement root)
+    {
+        var name = JsonRequest.OptionalString(root, "precision");
+        var precision = name is null ? EmbeddingPrecision.Float32 : EmbeddingPrecisions.TryParse(name)
+            ?? throw new ApiException(ApiErrorType.Validation, $"Invalid value for 'precision' = {name}. Supported values are {EmbeddingPrecisions.Names}.", "precision");
+        if (!root.TryGetProperty("ranges", out var r) || r.ValueKind == JsonValueKind.Null)
+        {
+            return (precision, null);
+        }
+        if (!precision.NeedsRanges())
+        {
+            throw new ApiException(ApiErrorType.Validation, $"`ranges` calibrates int8 and uint8 only; the request asks for precision {precision.Name()}.", "ranges");
+        }
+        if (r.ValueKind != JsonValueKind.Array || r.GetArrayLength() != 2 || r[0].ValueKind != JsonValueKind.Array || r[1].ValueKind != JsonValueKind.Array)
+        {
+            throw new ApiException(ApiErrorType.Validation, "`ranges` must be [[min per dimension], [max per dimension]] (two arrays of numbers).", "ranges");
+        }
+        float[] Row(JsonElement a, string which)
+        {
+            var values = new float[a.GetArrayLength()];
+            int i = 0;
+            foreach (var v in a.EnumerateArray())
+            {
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetSingle(out values[i]) || !float.IsFinite(values[i]))
+                {
+                    throw new ApiException(ApiErrorType.Validation, $"`ranges` {which} value {i} is not a finite number ({v.GetRawText()}).", "ranges");
+                }
+                i++;
+            }
+            return values;
+        }
+        try
+        {
+            return (precision, new QuantizationRanges(Row(r[0], "min"), Row(r[1], "max")));
+        }
+        catch (EmbeddingGemmaException e)
+        {
+            throw new ApiException(ApiErrorType.Validation, "`ranges`: " + e.Message, "ranges");
+        }
+    }
+
+    /// <summary>The request's vectors at its precision, or null for float32.</summary>
+    private static QuantizedEmbeddings? Quantize(EmbedRequest request, EmbedResult result)
+    {
+        if (request.Precision == EmbeddingPrecision.Float32)
+        {
+            return null;
+        }
+        if (request.Ranges is { } ranges && ranges.Dimensions != result.Dimensions)
+        {
+            throw new ApiException(ApiErrorType.Validation,
+                $"`ranges` has {ranges.Dimensions} dimensions; the embeddings have {result.Dimensions}.", "ranges");
+        }
+        return EmbeddingQuantizer.Quantize(result.Vectors, request.Precision, request.Ranges);
+    }
+
+    private static void WriteVector(Utf8JsonWriter w, EmbedResult result, QuantizedEmbeddings? quantized, int i)
+    {
+        if (quantized is null)
+        {
+            WriteFloats(w, result.Vectors[i]);
+            return;
+        }
+        w.WriteStartArray();
+        foreach (int x in quantized.IntegerRow(i))
+        {
+            w.WriteNumberValue(x);
+        }
+        w.WriteEndArray();
     }
 
     private static void WriteFloats(Utf8JsonWriter w, float[] v)
