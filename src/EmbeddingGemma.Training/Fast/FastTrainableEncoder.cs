@@ -28,6 +28,17 @@ public sealed record FastTrainableEncoderOptions
     /// taller.
     /// </summary>
     public int ChunkTokens { get; init; } = 8192;
+
+    /// <summary>
+    /// When a call to <see cref="FastTrainableEncoder.Embed"/> fits in one pass (≤ <see cref="ChunkTokens"/> tokens), keep
+    /// its activations; a following <see cref="FastTrainableEncoder.Backward"/> on the same sequences with unchanged
+    /// parameters (checked by a fingerprint of every tensor's values) then skips its re-run of the forward: the
+    /// trainer's embed → loss → backward costs one forward instead of two. Exact either way (no dropout). Default on.
+    /// </summary>
+    public bool ReuseForward { get; init; } = true;
+
+    /// <summary>Accumulate wall time per phase into <see cref="FastTrainableEncoder.ProfileSeconds"/> (benchmarks).</summary>
+    public bool Profile { get; init; }
 }
 
 /// <summary>
@@ -58,6 +69,10 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
     private readonly float[][] _gains;
     private readonly int[][] _denseShapes;
     private readonly Dictionary<double, (float[] Cos, float[] Sin, float[] NegSin)> _rope = [];
+    private readonly Dictionary<string, double>? _profile;
+    private readonly bool _reuseForward;
+    private int[][]? _keptSequences;
+    private ulong _keptFingerprint;
     private Workspace? _ws;
 
     /// <summary>Copies the weights of a loaded model (any stored type, dequantized to fp32) and its pipeline's Dense heads.</summary>
@@ -82,6 +97,8 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         _threads = options.Threads > 0 ? options.Threads : KernelCatalog.DefaultThreads;
         _chunkTokens = Math.Max(1, options.ChunkTokens);
         _trainEmbeddings = options.TrainEmbeddings;
+        _profile = options.Profile ? new Dictionary<string, double>(StringComparer.Ordinal) : null;
+        _reuseForward = options.ReuseForward;
         _frozen = new bool[c.NumHiddenLayers];
         foreach (var l in options.FrozenLayers ?? [])
         {
@@ -148,17 +165,40 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
     /// <summary>The thread count in use.</summary>
     public int Threads => _threads;
 
+    /// <summary>Wall seconds per phase since construction (empty unless <see cref="FastTrainableEncoderOptions.Profile"/>).</summary>
+    public IReadOnlyDictionary<string, double> ProfileSeconds => _profile ?? [];
+
+    private long Tick() => _profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+
+    // Adds the time since t0 to a phase and returns a new start.
+    private long Tock(string phase, long t0)
+    {
+        if (_profile is null)
+        {
+            return 0;
+        }
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        _profile[phase] = _profile.GetValueOrDefault(phase) + (now - t0) / (double)System.Diagnostics.Stopwatch.Frequency;
+        return now;
+    }
+
     /// <inheritdoc/>
     public float[][] Embed(IReadOnlyList<int[]> sequences, CancellationToken cancellationToken = default)
     {
         Validate(sequences);
         var result = new float[sequences.Count][];
         RefreshGains();
-        foreach (var chunk in Chunks(sequences))
+        var chunks = Chunks(sequences).ToList();
+        var keep = _reuseForward && chunks.Count == 1;
+        foreach (var chunk in chunks)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var ws = Prepare(sequences, chunk, keep: false);
-            RunForward(ws, keep: false, cancellationToken);
+            var ws = Prepare(sequences, chunk, keep);
+            RunForward(ws, keep, cancellationToken);
+            if (keep)
+            {
+                Remember(sequences);
+            }
             for (var b = 0; b < chunk.Length; b++)
             {
                 result[chunk[b]] = ws.Y.AsSpan(b * OutputDimension, OutputDimension).ToArray();
@@ -200,17 +240,103 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             }
         }
         RefreshGains();
-        foreach (var chunk in Chunks(sequences))
+        var chunks = Chunks(sequences).ToList();
+        foreach (var chunk in chunks)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var ws = Prepare(sequences, chunk, keep: true);
-            RunForward(ws, keep: true, cancellationToken);
+            Workspace ws;
+            if (chunks.Count == 1 && IsKept(sequences))
+            {
+                ws = _ws!;
+                Tock("reused forward", Tick());
+            }
+            else
+            {
+                ws = Prepare(sequences, chunk, keep: true);
+                RunForward(ws, keep: true, cancellationToken);
+                if (_reuseForward && chunks.Count == 1)
+                {
+                    Remember(sequences);
+                }
+            }
             for (var b = 0; b < chunk.Length; b++)
             {
                 outputGradients[chunk[b]].CopyTo(ws.DY, b * OutputDimension);
             }
             RunBackward(ws, gradients, cancellationToken);
         }
+    }
+
+    // The activations in the workspace belong to these sequences and the current parameters.
+    private void Remember(IReadOnlyList<int[]> sequences)
+    {
+        var t0 = Tick();
+        _keptSequences = sequences.Select(s => s.ToArray()).ToArray();
+        _keptFingerprint = Fingerprint();
+        Tock("fingerprint", t0);
+    }
+
+    private bool IsKept(IReadOnlyList<int[]> sequences)
+    {
+        var kept = _keptSequences;
+        if (kept is null || kept.Length != sequences.Count)
+        {
+            return false;
+        }
+        for (var i = 0; i < kept.Length; i++)
+        {
+            if (!kept[i].AsSpan().SequenceEqual(sequences[i]))
+            {
+                return false;
+            }
+        }
+        var t0 = Tick();
+        var same = Fingerprint() == _keptFingerprint;
+        Tock("fingerprint", t0);
+        return same;
+    }
+
+    /// <summary>A 64-bit fingerprint of every tensor's values (bit patterns; blocks hashed in parallel, combined in order).</summary>
+    private ulong Fingerprint()
+    {
+        const int Block = 1 << 16;
+        var items = new List<(int Tensor, int Start)>();
+        for (var t = 0; t < _tensors.Length; t++)
+        {
+            for (var start = 0; start < _tensors[t].Values.Length; start += Block)
+            {
+                items.Add((t, start));
+            }
+        }
+        var hashes = new ulong[items.Count];
+        Workers.Blocks(items.Count, _threads, i =>
+        {
+            var (t, start) = items[i];
+            var v = _tensors[t].Values;
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<float, ulong>(v.AsSpan(start, Math.Min(Block, v.Length - start) & ~1));
+            ulong a = 0x9E3779B97F4A7C15UL ^ (ulong)i, b = 0xC2B2AE3D27D4EB4FUL;
+            for (var j = 0; j + 1 < words.Length; j += 2)
+            {
+                a = (a ^ words[j]) * 0x100000001B3UL;
+                b = (b ^ words[j + 1]) * 0x100000001B3UL;
+            }
+            if (words.Length % 2 == 1)
+            {
+                a = (a ^ words[^1]) * 0x100000001B3UL;
+            }
+            var count = Math.Min(Block, v.Length - start);
+            if (count % 2 == 1)
+            {
+                b = (b ^ BitConverter.SingleToUInt32Bits(v[start + count - 1])) * 0x100000001B3UL;
+            }
+            hashes[i] = a * 31 + b;
+        });
+        ulong h = 1469598103934665603UL;
+        foreach (var x in hashes)
+        {
+            h = (h ^ x) * 0x100000001B3UL;
+        }
+        return h;
     }
 
     private void Validate(IReadOnlyList<int[]> sequences)
@@ -290,6 +416,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
 
     private Workspace Prepare(IReadOnlyList<int[]> sequences, int[] chunk, bool keep)
     {
+        _keptSequences = null;
         var tokens = chunk.Sum(i => sequences[i].Length);
         var layers = keep ? _c.NumHiddenLayers : 1;
         if (_ws is null || _ws.Capacity < tokens || _ws.BatchCapacity < chunk.Length)
@@ -391,11 +518,17 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         int qd = heads * hd, kvd = kvHeads * hd;
         var k = _k;
         var L = Layer(l);
+        var t0 = Tick();
         NormRows(a.Input, t, h, _gains[L.AttnNorm], a.RAttn, ws.X);
+        t0 = Tock("fwd.rows", t0);
         TrainGemm.Forward(k, _threads, ws.X, t, V(L.Wq), qd, h, a.Q);
+        t0 = Tock("fwd.gemm", t0);
         TrainGemm.Forward(k, _threads, ws.X, t, V(L.Wk), kvd, h, a.K);
+        t0 = Tock("fwd.gemm", t0);
         TrainGemm.Forward(k, _threads, ws.X, t, V(L.Wv), kvd, h, a.V);
+        t0 = Tock("fwd.gemm", t0);
         QkNormRope(ws, l, a, saveR: true);
+        t0 = Tock("fwd.rows", t0);
         var radius = c.IsSlidingLayer(l) ? c.SlidingWindowRadius : -1;
         var scale = (float)c.AttentionScale;
         Workers.Blocks(ws.Count * kvHeads, _threads, item =>
@@ -403,7 +536,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             int s = item / kvHeads, kvh = item % kvHeads;
             FastAttention.Forward(k, ws.Qr, ws.Kr, a.V, a.O, a.Lse, ws.Offset[s], ws.Length[s], heads, kvHeads, hd, scale, radius, kvh);
         });
+        t0 = Tock("fwd.attention", t0);
         TrainGemm.Forward(k, _threads, a.O, t, V(L.Wo), h, qd, a.Proj);
+        t0 = Tock("fwd.gemm", t0);
         var gPost = _gains[L.PostAttn];
         var gPre = _gains[L.PreFfn];
         Workers.Rows(t, 32, _threads, (r0, r1) =>
@@ -420,11 +555,15 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 k.RmsNorm(mid, gPre, (float)c.RmsNormEps, ws.X.AsSpan(r * h, h));
             }
         });
+        t0 = Tock("fwd.rows", t0);
         TrainGemm.Forward(k, _threads, ws.X, t, V(L.Gate), ff, h, a.Gate);
+        t0 = Tock("fwd.gemm", t0);
         TrainGemm.Forward(k, _threads, ws.X, t, V(L.Up), ff, h, a.Up);
+        t0 = Tock("fwd.gemm", t0);
         Workers.Rows(t, 32, _threads, (r0, r1) =>
             k.GeluTanhMul(a.Gate.AsSpan(r0 * ff, (r1 - r0) * ff), a.Up.AsSpan(r0 * ff, (r1 - r0) * ff), ws.Act.AsSpan(r0 * ff, (r1 - r0) * ff)));
         TrainGemm.Forward(k, _threads, ws.Act, t, V(L.Down), h, ff, a.Down);
+        t0 = Tock("fwd.gemm", t0);
         var gFfn = _gains[L.PostFfn];
         Workers.Rows(t, 32, _threads, (r0, r1) =>
         {
@@ -437,6 +576,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 k.Add(a.Mid.AsSpan(r * h, h), tmp, output.AsSpan(r * h, h));
             }
         });
+        t0 = Tock("fwd.rows", t0);
     }
 
     // Qr/Kr = RoPE(norm(q/k)) per head; saves the per-head norm factors when asked.
@@ -576,14 +716,18 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         int qd = heads * hd, kvd = kvHeads * hd;
         var k = _k;
         var L = Layer(l);
+        var t0 = Tick();
         var train = !_frozen[l];
         float[]? G(int i) => train ? grads[i] : null;
+        t0 = Tock("bwd.rows", t0);
         // out = mid + post_ffn_norm(down): dMid starts as dOut (dH, updated in place)
         NormBackward(dH, a.Down, a.RFfn, t, h, _gains[L.PostFfn], ws.DDown, accumulateDx: false, G(L.PostFfn));
+        t0 = Tock("bwd.rows", t0);
         // recompute the GeGLU product for down's weight gradient
         Workers.Rows(t, 32, _threads, (r0, r1) =>
             k.GeluTanhMul(a.Gate.AsSpan(r0 * ff, (r1 - r0) * ff), a.Up.AsSpan(r0 * ff, (r1 - r0) * ff), ws.Act.AsSpan(r0 * ff, (r1 - r0) * ff)));
         LinearBackward(ws.DDown, ws.Act, null, t, V(L.Down), h, ff, ws.DAct, accumulateDx: false, G(L.Down));
+        t0 = Tock("bwd.linear", t0);
         Workers.Rows(t, 32, _threads, (r0, r1) =>
         {
             var n = (r1 - r0) * ff;
@@ -593,6 +737,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             du.Clear();
             FastGeGlu.Backward(ws.DAct.AsSpan(r0 * ff, n), a.Gate.AsSpan(r0 * ff, n), a.Up.AsSpan(r0 * ff, n), dg, du);
         });
+        t0 = Tock("bwd.rows", t0);
         // x2 = pre_ffn_norm(mid), recomputed
         var eps = (float)c.RmsNormEps;
         var gPre = _gains[L.PreFfn];
@@ -603,22 +748,32 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 k.RmsNorm(a.Mid.AsSpan(r * h, h), gPre, eps, ws.X.AsSpan(r * h, h));
             }
         });
+        t0 = Tock("bwd.rows", t0);
         float[]? x2T = null;
+        t0 = Tock("bwd.rows", t0);
         if (train)
         {
             x2T = ws.XT;
             TrainGemm.Transpose(_threads, ws.X, t, h, x2T);
         }
         LinearBackward(ws.DGate, ws.X, x2T, t, V(L.Gate), ff, h, ws.DX, accumulateDx: false, G(L.Gate));
+        t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DUp, ws.X, x2T, t, V(L.Up), ff, h, ws.DX, accumulateDx: true, G(L.Up));
+        t0 = Tock("bwd.linear", t0);
         NormBackward(ws.DX, a.Mid, a.RPre, t, h, gPre, dH, accumulateDx: true, G(L.PreFfn));
+        t0 = Tock("bwd.rows", t0);
         // mid = input + post_attn_norm(o_proj(attn))
         NormBackward(dH, a.Proj, a.RPost, t, h, _gains[L.PostAttn], ws.DDown, accumulateDx: false, G(L.PostAttn));
+        t0 = Tock("bwd.rows", t0);
         LinearBackward(ws.DDown, a.O, null, t, V(L.Wo), h, qd, ws.DO, accumulateDx: false, G(L.Wo));
+        t0 = Tock("bwd.linear", t0);
         // attention: recompute RoPE'd q, k; FlashAttention-2 backward per (sequence, KV head)
         QkNormRope(ws, l, a, saveR: false);
+        t0 = Tock("bwd.rows", t0);
         Array.Clear(ws.DKr, 0, t * kvd);
+        t0 = Tock("bwd.rows", t0);
         Array.Clear(ws.DV, 0, t * kvd);
+        t0 = Tock("bwd.rows", t0);
         var radius = c.IsSlidingLayer(l) ? c.SlidingWindowRadius : -1;
         var scale = (float)c.AttentionScale;
         Workers.Blocks(ws.Count * kvHeads, _threads, item =>
@@ -626,6 +781,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             int s = item / kvHeads, kvh = item % kvHeads;
             FastAttention.Backward(k, ws.DO, ws.Qr, ws.Kr, a.V, a.O, a.Lse, ws.DQr, ws.DKr, ws.DV, ws.Offset[s], ws.Length[s], heads, kvHeads, hd, scale, radius, kvh);
         });
+        t0 = Tock("bwd.attention", t0);
         // inverse RoPE (rotate by −φ) in place
         var (cos, _, negSin) = _rope[c.LayerRopeTheta(l)];
         var half = hd / 2;
@@ -646,8 +802,11 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 }
             }
         });
+        t0 = Tock("bwd.rows", t0);
         NormBackward(ws.DQr, a.Q, a.RQ, t * heads, hd, _gains[L.QNorm], ws.DQ, accumulateDx: false, G(L.QNorm));
+        t0 = Tock("bwd.rows", t0);
         NormBackward(ws.DKr, a.K, a.RK, t * kvHeads, hd, _gains[L.KNorm], ws.DK, accumulateDx: false, G(L.KNorm));
+        t0 = Tock("bwd.rows", t0);
         // q/k/v of x = input_norm(input), recomputed
         var gAttn = _gains[L.AttnNorm];
         Workers.Rows(t, 32, _threads, (r0, r1) =>
@@ -657,22 +816,31 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 k.RmsNorm(a.Input.AsSpan(r * h, h), gAttn, eps, ws.X.AsSpan(r * h, h));
             }
         });
+        t0 = Tock("bwd.rows", t0);
         float[]? xT = null;
+        t0 = Tock("bwd.rows", t0);
         if (train)
         {
             xT = ws.XT;
             TrainGemm.Transpose(_threads, ws.X, t, h, xT);
         }
         LinearBackward(ws.DQ, ws.X, xT, t, V(L.Wq), qd, h, ws.DX, accumulateDx: false, G(L.Wq));
+        t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DK, ws.X, xT, t, V(L.Wk), kvd, h, ws.DX, accumulateDx: true, G(L.Wk));
+        t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DV, ws.X, xT, t, V(L.Wv), kvd, h, ws.DX, accumulateDx: true, G(L.Wv));
+        t0 = Tock("bwd.linear", t0);
         NormBackward(ws.DX, a.Input, a.RAttn, t, h, gAttn, dH, accumulateDx: true, G(L.AttnNorm));
+        t0 = Tock("bwd.rows", t0);
     }
 
     private void LinearWeightGradient(Workspace ws, float[] dy, float[] xT, int m, int outF, int inF, float[] dw)
     {
+        var t0 = Tick();
         TrainGemm.Transpose(_threads, dy, m, outF, ws.YT);
+        t0 = Tock("bwd.linear.transpose", t0);
         TrainGemm.BackwardWeight(_k, _threads, ws.YT, xT, m, outF, inF, dw);
+        Tock("bwd.linear.dW", t0);
     }
 
     // dX (+)= dY·W; dW += dYᵀ·X (dw null: frozen). xT: Xᵀ when already transposed.
@@ -688,8 +856,11 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             }
             LinearWeightGradient(ws, dy, xT, m, outF, inF, dw);
         }
+        var t0 = Tick();
         TrainGemm.Transpose(_threads, w, outF, inF, ws.WT);
+        t0 = Tock("bwd.linear.transpose", t0);
         TrainGemm.BackwardInput(_k, _threads, dy, m, ws.WT, outF, inF, dx, accumulateDx);
+        Tock("bwd.linear.dX", t0);
     }
 
     /// <summary>

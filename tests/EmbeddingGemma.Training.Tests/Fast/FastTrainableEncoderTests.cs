@@ -206,6 +206,46 @@ public class FastTrainableEncoderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Backward_after_embed_reuses_the_forward_only_while_the_parameters_are_unchanged()
+    {
+        using var core = EmbeddingGemmaModel.Load(Model.Folder);
+        var seqs = Sequences(core.Config.VocabSize, 9, 40, 150);
+        var dy = RandomGradients(seqs.Length, core.Dimensions, 12);
+        var fresh = new FastTrainableEncoder(core, new FastTrainableEncoderOptions { ReuseForward = false });
+        var reusing = new FastTrainableEncoder(core, new FastTrainableEncoderOptions { Profile = true });
+        var gFresh = Zeros(fresh);
+        var gReuse = Zeros(reusing);
+        fresh.Backward(seqs, dy, gFresh);
+        Assert.Equal(fresh.Embed(seqs), reusing.Embed(seqs));
+        reusing.Backward(seqs, dy, gReuse);
+        Assert.True(reusing.ProfileSeconds.ContainsKey("reused forward"));
+        for (var t = 0; t < gFresh.Length; t++)
+        {
+            Assert.Equal(gFresh[t], gReuse[t]);   // the kept activations are the ones a re-run would compute
+        }
+        // change one parameter in place between Embed and Backward (as an optimizer step would): the forward is re-run
+        reusing.Embed(seqs);
+        var w = reusing.Tensors[2].Values;
+        w[5] += 0.25f;
+        fresh.Tensors[2].Values[5] += 0.25f;
+        Array.ForEach(gFresh, g => Array.Clear(g));
+        Array.ForEach(gReuse, g => Array.Clear(g));
+        fresh.Backward(seqs, dy, gFresh);
+        reusing.Backward(seqs, dy, gReuse);
+        for (var t = 0; t < gFresh.Length; t++)
+        {
+            Assert.Equal(gFresh[t], gReuse[t]);
+        }
+        // other sequences than the embedded ones: re-run as well
+        reusing.Embed(seqs[..2]);
+        Array.ForEach(gFresh, g => Array.Clear(g));
+        Array.ForEach(gReuse, g => Array.Clear(g));
+        fresh.Backward(seqs, dy, gFresh);
+        reusing.Backward(seqs, dy, gReuse);
+        Assert.Equal(gFresh[5], gReuse[5]);
+    }
+
+    [Fact]
     public void Bad_arguments_name_the_problem()
     {
         using var core = EmbeddingGemmaModel.Load(Model.Folder);
