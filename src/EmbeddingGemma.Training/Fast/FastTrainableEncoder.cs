@@ -957,11 +957,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             Capacity = capacity;
             BatchCapacity = batchCapacity;
             int h = c.HiddenSize, qd = c.NumAttentionHeads * c.HeadDim, kvd = c.NumKeyValueHeads * c.HeadDim, ff = c.IntermediateSize;
-            var wide = Math.Max(Math.Max(h, qd), ff);
-            foreach (var d in dense)
-            {
-                wide = Math.Max(wide, Math.Max(d[0], d[1]));
-            }
+            // transposes hold [tokens, widest layer matrix side] or [batch, widest Dense side]
+            var denseWide = dense.Length == 0 ? 0 : dense.Max(d => Math.Max(d[0], d[1]));
+            var wide = (int)Math.Max((long)capacity * Math.Max(Math.Max(h, qd), ff), (long)batchCapacity * denseWide);
             Ids = new int[capacity];
             Position = new int[capacity];
             Offset = new int[batchCapacity];
@@ -985,9 +983,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             DKr = new float[capacity * kvd];
             DK = new float[capacity * kvd];
             DV = new float[capacity * kvd];
-            XT = new float[capacity * wide];
-            XT2 = new float[capacity * wide];
-            YT = new float[capacity * wide];
+            XT = new float[wide];
+            XT2 = new float[wide];
+            YT = new float[wide];
             var dims = new List<int> { h };
             dims.AddRange(dense.Select(d => d[0]));
             DenseIn = dims.Select(d => new float[batchCapacity * d]).ToArray();
