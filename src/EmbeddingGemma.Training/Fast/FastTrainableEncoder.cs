@@ -731,11 +731,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         Workers.Rows(t, 32, _threads, (r0, r1) =>
         {
             var n = (r1 - r0) * ff;
-            var dg = ws.DGate.AsSpan(r0 * ff, n);
-            var du = ws.DUp.AsSpan(r0 * ff, n);
-            dg.Clear();
-            du.Clear();
-            FastGeGlu.Backward(ws.DAct.AsSpan(r0 * ff, n), a.Gate.AsSpan(r0 * ff, n), a.Up.AsSpan(r0 * ff, n), dg, du);
+            k.GeluTanhMulBackward(ws.DAct.AsSpan(r0 * ff, n), a.Gate.AsSpan(r0 * ff, n), a.Up.AsSpan(r0 * ff, n), ws.DGate.AsSpan(r0 * ff, n), ws.DUp.AsSpan(r0 * ff, n));
         });
         t0 = Tock("bwd.rows", t0);
         // x2 = pre_ffn_norm(mid), recomputed

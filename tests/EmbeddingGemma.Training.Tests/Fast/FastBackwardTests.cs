@@ -83,4 +83,26 @@ public class FastBackwardTests
         Close("dg", rdg, dg);
         Close("du", rdu, du);
     }
+
+    public static TheoryData<KernelVariant> Variants() => [.. KernelCatalog.Available];
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void GeGlu_backward_kernel_matches_the_reference(KernelVariant variant)
+    {
+        // KernelSet.GeluTanhMulBackward (the kernel the fp32 encoder uses), every variant, odd length for the tails
+        var rng = new Random(4);
+        var n = 203;
+        var g = RandomFloats(rng, n, 6.0);
+        var u = RandomFloats(rng, n, 2.0);
+        var da = RandomFloats(rng, n);
+        var dg = new float[n];
+        var du = new float[n];
+        KernelCatalog.Get(variant).GeluTanhMulBackward(da, g, u, dg, du);
+        var rdg = new double[n];
+        var rdu = new double[n];
+        Ref.GeGlu.Backward(D(da), D(g), D(u), rdg, rdu);
+        Close($"{variant} dg", rdg, dg);
+        Close($"{variant} du", rdu, du);
+    }
 }

@@ -62,6 +62,13 @@ public abstract class KernelSet
     public abstract void GeluTanhMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination);
 
     /// <summary>
+    /// Backward of <see cref="GeluTanhMul"/> (training): given da = ∂L/∂(gelu_tanh(g)⊙u), writes
+    /// dGate[i] = da[i]·up[i]·gelu'(g[i]) and dUp[i] = da[i]·gelu_tanh(g[i]), with
+    /// gelu'(x) = ½(1 + tanh z) + ½x(1 − tanh²z)·√(2/π)(1 + 0.134145x²), z = √(2/π)(x + 0.044715x³).
+    /// </summary>
+    public abstract void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp);
+
+    /// <summary>
     /// NeoX (rotate-half) RoPE in place on one head of width 2h: for i &lt; h,
     /// (x[i], x[i+h]) ← (x[i]·cos[i] − x[i+h]·sin[i], x[i+h]·cos[i] + x[i]·sin[i]).
     /// </summary>

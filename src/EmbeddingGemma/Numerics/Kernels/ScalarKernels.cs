@@ -146,6 +146,23 @@ public sealed class ScalarKernels : KernelSet
     }
 
     /// <inheritdoc/>
+    public override void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp)
+    {
+        Check.SameLength(da.Length, gate.Length, nameof(gate));
+        Check.SameLength(da.Length, up.Length, nameof(up));
+        Check.SameLength(da.Length, dGate.Length, nameof(dGate));
+        Check.SameLength(da.Length, dUp.Length, nameof(dUp));
+        for (var i = 0; i < da.Length; i++)
+        {
+            var g = gate[i];
+            var t = MathF.Tanh(GeluC * (g + 0.044715f * g * g * g));
+            var dgelu = 0.5f * (1f + t) + 0.5f * g * (1f - t * t) * GeluC * (1f + 0.134145f * g * g);
+            dUp[i] = da[i] * 0.5f * g * (1f + t);
+            dGate[i] = da[i] * up[i] * dgelu;
+        }
+    }
+
+    /// <inheritdoc/>
     public override void RopeNeox(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         var h = cos.Length;

@@ -292,6 +292,50 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp)
+    {
+        Check.SameLength(da.Length, gate.Length, nameof(gate));
+        Check.SameLength(da.Length, up.Length, nameof(up));
+        Check.SameLength(da.Length, dGate.Length, nameof(dGate));
+        Check.SameLength(da.Length, dUp.Length, nameof(dUp));
+        ref var ar = ref MemoryMarshal.GetReference(da);
+        ref var gr = ref MemoryMarshal.GetReference(gate);
+        ref var ur = ref MemoryMarshal.GetReference(up);
+        ref var dgr = ref MemoryMarshal.GetReference(dGate);
+        ref var dur = ref MemoryMarshal.GetReference(dUp);
+        var n = da.Length;
+        // with σ = sigmoid(2z) = ½(1 + tanh z): gelu = g·σ, gelu' = σ + 2g·σ(1 − σ)·z', z' = √(2/π)(1 + 0.134145 g²)
+        var c2 = TOps.Create(-2f * ScalarKernels.GeluC);
+        var c = TOps.Create(ScalarKernels.GeluC);
+        var c3 = TOps.Create(0.044715f);
+        var c4 = TOps.Create(0.134145f);
+        var one = TOps.Create(1f);
+        var two = TOps.Create(2f);
+        nuint i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var g = TOps.Load(in gr, i);
+            var a = TOps.Load(in ar, i);
+            var g2 = TOps.Mul(g, g);
+            var inner = TOps.Fma(TOps.Mul(g2, c3), g, g);
+            var sg = TOps.Div(one, TOps.Add(one, TOps.Exp(TOps.Mul(inner, c2))));
+            var dz = TOps.Mul(c, TOps.Fma(g2, c4, one));
+            var dgelu = TOps.Add(sg, TOps.Mul(TOps.Mul(TOps.Mul(two, g), TOps.Mul(sg, TOps.Sub(one, sg))), dz));
+            TOps.Store(TOps.Mul(a, TOps.Mul(g, sg)), ref dur, i);
+            TOps.Store(TOps.Mul(TOps.Mul(a, TOps.Load(in ur, i)), dgelu), ref dgr, i);
+        }
+        for (; (int)i < n; i++)
+        {
+            var g = Unsafe.Add(ref gr, i);
+            var a = Unsafe.Add(ref ar, i);
+            var sg = 1f / (1f + MathF.Exp(-2f * ScalarKernels.GeluC * (g + 0.044715f * g * g * g)));
+            var dgelu = sg + 2f * g * sg * (1f - sg) * ScalarKernels.GeluC * (1f + 0.134145f * g * g);
+            Unsafe.Add(ref dur, i) = a * g * sg;
+            Unsafe.Add(ref dgr, i) = a * Unsafe.Add(ref ur, i) * dgelu;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RopeNeox(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         var h = cos.Length;
