@@ -860,48 +860,28 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
     }
 
     /// <summary>
-    /// RMSNorm backward over rows of n (op 2 / op 4): dx (+)= r·(u − x̂·mean(u⊙x̂)), u = dy⊙g; dw += Σ dy⊙x̂ (null: frozen).
-    /// Row reductions in double; dw summed per fixed block of rows, then over blocks in order (deterministic).
+    /// RMSNorm backward over rows of n (op 2 / op 4) on <see cref="KernelSet.RmsNormBackward"/>: dx (+)= r·(u − x̂·mean(u⊙x̂)),
+    /// u = dy⊙g; dw += Σ dy⊙x̂ (null: frozen), summed in float per fixed block of 64 rows and over blocks in double, in
+    /// block order (deterministic for any thread count).
     /// </summary>
     private void NormBackward(float[] dy, float[] x, float[] rInv, int rows, int n, float[] gain, float[] dx, bool accumulateDx, float[]? dw)
     {
         const int Block = 64;
         var blocks = (rows + Block - 1) / Block;
-        var partial = dw is null ? null : new double[blocks * n];
+        var partial = dw is null ? null : new float[blocks * n];
+        var k = _k;
         Workers.Blocks(blocks, _threads, bi =>
         {
             int r0 = bi * Block, r1 = Math.Min(rows, r0 + Block);
             var acc = partial is null ? default : partial.AsSpan(bi * n, n);
+            Span<float> tmp = accumulateDx ? stackalloc float[n] : default;
             for (var row = r0; row < r1; row++)
             {
-                var xr = x.AsSpan(row * n, n);
-                var dyr = dy.AsSpan(row * n, n);
                 var dxr = dx.AsSpan(row * n, n);
-                var r = rInv[row];
-                double dot = 0;
-                for (var i = 0; i < n; i++)
-                {
-                    var xh = xr[i] * r;
-                    dot += (double)dyr[i] * gain[i] * xh;
-                    if (!acc.IsEmpty)
-                    {
-                        acc[i] += (double)dyr[i] * xh;
-                    }
-                }
-                var mean = (float)(dot / n);
+                k.RmsNormBackward(dy.AsSpan(row * n, n), x.AsSpan(row * n, n), gain, rInv[row], acc, accumulateDx ? tmp : dxr);
                 if (accumulateDx)
                 {
-                    for (var i = 0; i < n; i++)
-                    {
-                        dxr[i] += r * (dyr[i] * gain[i] - xr[i] * r * mean);
-                    }
-                }
-                else
-                {
-                    for (var i = 0; i < n; i++)
-                    {
-                        dxr[i] = r * (dyr[i] * gain[i] - xr[i] * r * mean);
-                    }
+                    k.Add(dxr, tmp, dxr);
                 }
             }
         });

@@ -55,6 +55,13 @@ public abstract class KernelSet
     /// </summary>
     public abstract void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination);
 
+    /// <summary>
+    /// Backward of <see cref="RmsNorm"/> for one row (training), with <paramref name="inverseRms"/> = (mean(x²) + eps)^-½
+    /// from the forward and x̂ = x·r: adds dy[i]·x̂[i] to <paramref name="gainGradient"/>[i] (skipped when empty) and
+    /// writes dx[i] = r·(dy[i]·gain[i] − x̂[i]·mean(dy⊙gain⊙x̂)).
+    /// </summary>
+    public abstract void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx);
+
     /// <summary>Fused post-norm and residual add: residual[i] += RmsNorm(x; gain)[i] (Gemma's post-attention/-FFN norms).</summary>
     public abstract void RmsNormAddTo(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> residual);
 

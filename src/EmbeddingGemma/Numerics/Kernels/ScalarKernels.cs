@@ -123,6 +123,35 @@ public sealed class ScalarKernels : KernelSet
         }
     }
 
+    /// <inheritdoc/>
+    public override void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx)
+    {
+        var n = x.Length;
+        Check.SameLength(n, dy.Length, nameof(dy));
+        Check.SameLength(n, gain.Length, nameof(gain));
+        Check.SameLength(n, dx.Length, nameof(dx));
+        if (!gainGradient.IsEmpty)
+        {
+            Check.SameLength(n, gainGradient.Length, nameof(gainGradient));
+        }
+        var r = inverseRms;
+        var dot = 0f;
+        for (var i = 0; i < n; i++)
+        {
+            var xh = x[i] * r;
+            dot += dy[i] * gain[i] * xh;
+            if (!gainGradient.IsEmpty)
+            {
+                gainGradient[i] += dy[i] * xh;
+            }
+        }
+        var mean = n == 0 ? 0f : dot / n;
+        for (var i = 0; i < n; i++)
+        {
+            dx[i] = r * (dy[i] * gain[i] - x[i] * r * mean);
+        }
+    }
+
     private static float InverseRms(ReadOnlySpan<float> x, float eps)
     {
         var ss = 0f;

@@ -218,6 +218,61 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx)
+    {
+        var n = x.Length;
+        Check.SameLength(n, dy.Length, nameof(dy));
+        Check.SameLength(n, gain.Length, nameof(gain));
+        Check.SameLength(n, dx.Length, nameof(dx));
+        var withGain = !gainGradient.IsEmpty;
+        if (withGain)
+        {
+            Check.SameLength(n, gainGradient.Length, nameof(gainGradient));
+        }
+        ref var yr = ref MemoryMarshal.GetReference(dy);
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var gr = ref MemoryMarshal.GetReference(gain);
+        ref var wr = ref MemoryMarshal.GetReference(gainGradient);
+        ref var dr = ref MemoryMarshal.GetReference(dx);
+        var r = inverseRms;
+        var rv = TOps.Create(r);
+        var acc = TOps.Zero;
+        nuint i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var dyv = TOps.Load(in yr, i);
+            var xh = TOps.Mul(TOps.Load(in xr, i), rv);
+            acc = TOps.Fma(TOps.Mul(dyv, TOps.Load(in gr, i)), xh, acc);
+            if (withGain)
+            {
+                TOps.Store(TOps.Fma(dyv, xh, TOps.Load(in wr, i)), ref wr, i);
+            }
+        }
+        var dot = TOps.Sum(acc);
+        for (; (int)i < n; i++)
+        {
+            var xh = Unsafe.Add(ref xr, i) * r;
+            dot += Unsafe.Add(ref yr, i) * Unsafe.Add(ref gr, i) * xh;
+            if (withGain)
+            {
+                Unsafe.Add(ref wr, i) += Unsafe.Add(ref yr, i) * xh;
+            }
+        }
+        var mean = n == 0 ? 0f : dot / n;
+        var mv = TOps.Create(r * mean);
+        i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var t = TOps.Sub(TOps.Mul(TOps.Load(in yr, i), TOps.Load(in gr, i)), TOps.Mul(TOps.Load(in xr, i), mv));
+            TOps.Store(TOps.Mul(t, rv), ref dr, i);
+        }
+        for (; (int)i < n; i++)
+        {
+            Unsafe.Add(ref dr, i) = r * (Unsafe.Add(ref yr, i) * Unsafe.Add(ref gr, i) - Unsafe.Add(ref xr, i) * r * mean);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination)
     {
         Check.SameLength(x.Length, gain.Length, nameof(gain));
