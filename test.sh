@@ -6,6 +6,8 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 scripts/fetch-assets.sh || { echo "test.sh: fetching test assets failed" >&2; exit 1; }
 dotnet build EmbeddingGemma.slnx -c Release -nologo -v q || { echo "test.sh: build failed" >&2; exit 1; }
+# the TorchSharp oracle's loader fix (also run by that project's build; idempotent): training.md, GLIBCXX_3.4.32
+python3 scripts/fix-libtorchsharp.py tests/EmbeddingGemma.Training.Oracle.Tests/bin || { echo "test.sh: fixing libLibTorchSharp.so failed" >&2; exit 1; }
 log=$(mktemp)
 dotnet test EmbeddingGemma.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

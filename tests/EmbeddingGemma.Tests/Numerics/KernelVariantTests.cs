@@ -84,6 +84,14 @@ public class KernelVariantTests
             Compare(n, "RmsNorm", d => Scalar.RmsNorm(x, gain, 1e-6f, d), d => k.RmsNorm(x, gain, 1e-6f, d), NumericTolerances.ElementwiseRelative, 1e-6f);
             Compare(n, "RmsNormAddTo", d => { y.CopyTo(d); Scalar.RmsNormAddTo(x, gain, 1e-6f, d); }, d => { y.CopyTo(d); k.RmsNormAddTo(x, gain, 1e-6f, d); }, NumericTolerances.ElementwiseRelative, 1e-5f);
             Compare(n, "GeluTanhMul", d => Scalar.GeluTanhMul(x, y, d), d => k.GeluTanhMul(x, y, d), NumericTolerances.TranscendentalRelative, NumericTolerances.TranscendentalAbsolute);
+            var dyN = Random(rng, n, 2f);
+            var gradInit = Random(rng, n, 1f);
+            Compare(n, "RmsNormBackward (dx)", d => Scalar.RmsNormBackward(dyN, x, gain, 0.7f, default, d), d => k.RmsNormBackward(dyN, x, gain, 0.7f, default, d), NumericTolerances.ElementwiseRelative, 1e-5f);
+            Compare(n, "RmsNormBackward (gain gradient)", d => { gradInit.CopyTo(d); Scalar.RmsNormBackward(dyN, x, gain, 0.7f, d, new float[n]); },
+                d => { gradInit.CopyTo(d); k.RmsNormBackward(dyN, x, gain, 0.7f, d, new float[n]); }, NumericTolerances.ElementwiseRelative, 1e-6f);
+            var da = Random(rng, n, 2f);
+            Compare(n, "GeluTanhMulBackward (dGate)", d => Scalar.GeluTanhMulBackward(da, x, y, d, new float[n]), d => k.GeluTanhMulBackward(da, x, y, d, new float[n]), NumericTolerances.TranscendentalRelative, NumericTolerances.TranscendentalAbsolute);
+            Compare(n, "GeluTanhMulBackward (dUp)", d => Scalar.GeluTanhMulBackward(da, x, y, new float[n], d), d => k.GeluTanhMulBackward(da, x, y, new float[n], d), NumericTolerances.TranscendentalRelative, NumericTolerances.TranscendentalAbsolute);
             Compare(n, "Softmax", d => Scalar.Softmax(x, d), d => k.Softmax(x, d), NumericTolerances.TranscendentalRelative, 1e-8f);
             Compare(n, "L2Normalize", d => Scalar.L2Normalize(x, d), d => k.L2Normalize(x, d), NumericTolerances.ElementwiseRelative, 1e-7f);
             Compare(n, "Bf16ToSingle", d => Scalar.Bf16ToSingle(Bf16(x), d), d => k.Bf16ToSingle(Bf16(x), d), 0, 0);

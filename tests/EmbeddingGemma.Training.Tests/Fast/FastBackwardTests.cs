@@ -83,4 +83,49 @@ public class FastBackwardTests
         Close("dg", rdg, dg);
         Close("du", rdu, du);
     }
+
+    public static TheoryData<KernelVariant> Variants() => [.. KernelCatalog.Available];
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void RmsNorm_backward_kernel_matches_the_reference(KernelVariant variant)
+    {
+        // KernelSet.RmsNormBackward, one row of odd width: dx and the added gain gradient vs the fp64 reference
+        var rng = new Random(6);
+        var n = 77;
+        var x = RandomFloats(rng, n, 3.0);
+        var w = RandomFloats(rng, n, 0.5);
+        var dy = RandomFloats(rng, n);
+        var eps = 1e-6;
+        var r = (float)(1.0 / Math.Sqrt(x.Sum(v => (double)v * v) / n + eps));
+        var gain = Array.ConvertAll(w, v => 1f + v);
+        var dx = new float[n];
+        var dw = new float[n];
+        KernelCatalog.Get(variant).RmsNormBackward(dy, x, gain, r, dw, dx);
+        var rdx = new double[n];
+        var rdw = new double[n];
+        Ref.RmsNorm.Backward(D(dy), D(x), [r], 1, n, D(w), rdx, rdw);
+        Close($"{variant} dx", rdx, dx);
+        Close($"{variant} dw", rdw, dw);
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void GeGlu_backward_kernel_matches_the_reference(KernelVariant variant)
+    {
+        // KernelSet.GeluTanhMulBackward (the kernel the fp32 encoder uses), every variant, odd length for the tails
+        var rng = new Random(4);
+        var n = 203;
+        var g = RandomFloats(rng, n, 6.0);
+        var u = RandomFloats(rng, n, 2.0);
+        var da = RandomFloats(rng, n);
+        var dg = new float[n];
+        var du = new float[n];
+        KernelCatalog.Get(variant).GeluTanhMulBackward(da, g, u, dg, du);
+        var rdg = new double[n];
+        var rdu = new double[n];
+        Ref.GeGlu.Backward(D(da), D(g), D(u), rdg, rdu);
+        Close($"{variant} dg", rdg, dg);
+        Close($"{variant} du", rdu, du);
+    }
 }

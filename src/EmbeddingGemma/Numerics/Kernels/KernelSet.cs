@@ -55,11 +55,25 @@ public abstract class KernelSet
     /// </summary>
     public abstract void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination);
 
+    /// <summary>
+    /// Backward of <see cref="RmsNorm"/> for one row (training), with <paramref name="inverseRms"/> = (mean(x²) + eps)^-½
+    /// from the forward and x̂ = x·r: adds dy[i]·x̂[i] to <paramref name="gainGradient"/>[i] (skipped when empty) and
+    /// writes dx[i] = r·(dy[i]·gain[i] − x̂[i]·mean(dy⊙gain⊙x̂)).
+    /// </summary>
+    public abstract void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx);
+
     /// <summary>Fused post-norm and residual add: residual[i] += RmsNorm(x; gain)[i] (Gemma's post-attention/-FFN norms).</summary>
     public abstract void RmsNormAddTo(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> residual);
 
     /// <summary>GeGLU: destination[i] = gelu_tanh(gate[i])·up[i], gelu_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³))).</summary>
     public abstract void GeluTanhMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination);
+
+    /// <summary>
+    /// Backward of <see cref="GeluTanhMul"/> (training): given da = ∂L/∂(gelu_tanh(g)⊙u), writes
+    /// dGate[i] = da[i]·up[i]·gelu'(g[i]) and dUp[i] = da[i]·gelu_tanh(g[i]), with
+    /// gelu'(x) = ½(1 + tanh z) + ½x(1 − tanh²z)·√(2/π)(1 + 0.134145x²), z = √(2/π)(x + 0.044715x³).
+    /// </summary>
+    public abstract void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp);
 
     /// <summary>
     /// NeoX (rotate-half) RoPE in place on one head of width 2h: for i &lt; h,

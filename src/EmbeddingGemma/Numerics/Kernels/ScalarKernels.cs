@@ -123,6 +123,35 @@ public sealed class ScalarKernels : KernelSet
         }
     }
 
+    /// <inheritdoc/>
+    public override void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx)
+    {
+        var n = x.Length;
+        Check.SameLength(n, dy.Length, nameof(dy));
+        Check.SameLength(n, gain.Length, nameof(gain));
+        Check.SameLength(n, dx.Length, nameof(dx));
+        if (!gainGradient.IsEmpty)
+        {
+            Check.SameLength(n, gainGradient.Length, nameof(gainGradient));
+        }
+        var r = inverseRms;
+        var dot = 0f;
+        for (var i = 0; i < n; i++)
+        {
+            var xh = x[i] * r;
+            dot += dy[i] * gain[i] * xh;
+            if (!gainGradient.IsEmpty)
+            {
+                gainGradient[i] += dy[i] * xh;
+            }
+        }
+        var mean = n == 0 ? 0f : dot / n;
+        for (var i = 0; i < n; i++)
+        {
+            dx[i] = r * (dy[i] * gain[i] - x[i] * r * mean);
+        }
+    }
+
     private static float InverseRms(ReadOnlySpan<float> x, float eps)
     {
         var ss = 0f;
@@ -142,6 +171,23 @@ public sealed class ScalarKernels : KernelSet
         {
             var g = gate[i];
             destination[i] = 0.5f * g * (1f + MathF.Tanh(GeluC * (g + 0.044715f * g * g * g))) * up[i];
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp)
+    {
+        Check.SameLength(da.Length, gate.Length, nameof(gate));
+        Check.SameLength(da.Length, up.Length, nameof(up));
+        Check.SameLength(da.Length, dGate.Length, nameof(dGate));
+        Check.SameLength(da.Length, dUp.Length, nameof(dUp));
+        for (var i = 0; i < da.Length; i++)
+        {
+            var g = gate[i];
+            var t = MathF.Tanh(GeluC * (g + 0.044715f * g * g * g));
+            var dgelu = 0.5f * (1f + t) + 0.5f * g * (1f - t * t) * GeluC * (1f + 0.134145f * g * g);
+            dUp[i] = da[i] * 0.5f * g * (1f + t);
+            dGate[i] = da[i] * up[i] * dgelu;
         }
     }
 

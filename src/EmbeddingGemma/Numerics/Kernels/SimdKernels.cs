@@ -218,6 +218,61 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float inverseRms, Span<float> gainGradient, Span<float> dx)
+    {
+        var n = x.Length;
+        Check.SameLength(n, dy.Length, nameof(dy));
+        Check.SameLength(n, gain.Length, nameof(gain));
+        Check.SameLength(n, dx.Length, nameof(dx));
+        var withGain = !gainGradient.IsEmpty;
+        if (withGain)
+        {
+            Check.SameLength(n, gainGradient.Length, nameof(gainGradient));
+        }
+        ref var yr = ref MemoryMarshal.GetReference(dy);
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var gr = ref MemoryMarshal.GetReference(gain);
+        ref var wr = ref MemoryMarshal.GetReference(gainGradient);
+        ref var dr = ref MemoryMarshal.GetReference(dx);
+        var r = inverseRms;
+        var rv = TOps.Create(r);
+        var acc = TOps.Zero;
+        nuint i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var dyv = TOps.Load(in yr, i);
+            var xh = TOps.Mul(TOps.Load(in xr, i), rv);
+            acc = TOps.Fma(TOps.Mul(dyv, TOps.Load(in gr, i)), xh, acc);
+            if (withGain)
+            {
+                TOps.Store(TOps.Fma(dyv, xh, TOps.Load(in wr, i)), ref wr, i);
+            }
+        }
+        var dot = TOps.Sum(acc);
+        for (; (int)i < n; i++)
+        {
+            var xh = Unsafe.Add(ref xr, i) * r;
+            dot += Unsafe.Add(ref yr, i) * Unsafe.Add(ref gr, i) * xh;
+            if (withGain)
+            {
+                Unsafe.Add(ref wr, i) += Unsafe.Add(ref yr, i) * xh;
+            }
+        }
+        var mean = n == 0 ? 0f : dot / n;
+        var mv = TOps.Create(r * mean);
+        i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var t = TOps.Sub(TOps.Mul(TOps.Load(in yr, i), TOps.Load(in gr, i)), TOps.Mul(TOps.Load(in xr, i), mv));
+            TOps.Store(TOps.Mul(t, rv), ref dr, i);
+        }
+        for (; (int)i < n; i++)
+        {
+            Unsafe.Add(ref dr, i) = r * (Unsafe.Add(ref yr, i) * Unsafe.Add(ref gr, i) - Unsafe.Add(ref xr, i) * r * mean);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float eps, Span<float> destination)
     {
         Check.SameLength(x.Length, gain.Length, nameof(gain));
@@ -288,6 +343,50 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
             var g = Unsafe.Add(ref gr, i);
             var e = MathF.Exp(-2f * ScalarKernels.GeluC * (g + 0.044715f * g * g * g));
             Unsafe.Add(ref dr, i) = g / (1f + e) * Unsafe.Add(ref ur, i);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void GeluTanhMulBackward(ReadOnlySpan<float> da, ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dGate, Span<float> dUp)
+    {
+        Check.SameLength(da.Length, gate.Length, nameof(gate));
+        Check.SameLength(da.Length, up.Length, nameof(up));
+        Check.SameLength(da.Length, dGate.Length, nameof(dGate));
+        Check.SameLength(da.Length, dUp.Length, nameof(dUp));
+        ref var ar = ref MemoryMarshal.GetReference(da);
+        ref var gr = ref MemoryMarshal.GetReference(gate);
+        ref var ur = ref MemoryMarshal.GetReference(up);
+        ref var dgr = ref MemoryMarshal.GetReference(dGate);
+        ref var dur = ref MemoryMarshal.GetReference(dUp);
+        var n = da.Length;
+        // with σ = sigmoid(2z) = ½(1 + tanh z): gelu = g·σ, gelu' = σ + 2g·σ(1 − σ)·z', z' = √(2/π)(1 + 0.134145 g²)
+        var c2 = TOps.Create(-2f * ScalarKernels.GeluC);
+        var c = TOps.Create(ScalarKernels.GeluC);
+        var c3 = TOps.Create(0.044715f);
+        var c4 = TOps.Create(0.134145f);
+        var one = TOps.Create(1f);
+        var two = TOps.Create(2f);
+        nuint i = 0;
+        for (; (int)i + W <= n; i += (nuint)W)
+        {
+            var g = TOps.Load(in gr, i);
+            var a = TOps.Load(in ar, i);
+            var g2 = TOps.Mul(g, g);
+            var inner = TOps.Fma(TOps.Mul(g2, c3), g, g);
+            var sg = TOps.Div(one, TOps.Add(one, TOps.Exp(TOps.Mul(inner, c2))));
+            var dz = TOps.Mul(c, TOps.Fma(g2, c4, one));
+            var dgelu = TOps.Add(sg, TOps.Mul(TOps.Mul(TOps.Mul(two, g), TOps.Mul(sg, TOps.Sub(one, sg))), dz));
+            TOps.Store(TOps.Mul(a, TOps.Mul(g, sg)), ref dur, i);
+            TOps.Store(TOps.Mul(TOps.Mul(a, TOps.Load(in ur, i)), dgelu), ref dgr, i);
+        }
+        for (; (int)i < n; i++)
+        {
+            var g = Unsafe.Add(ref gr, i);
+            var a = Unsafe.Add(ref ar, i);
+            var sg = 1f / (1f + MathF.Exp(-2f * ScalarKernels.GeluC * (g + 0.044715f * g * g * g)));
+            var dgelu = sg + 2f * g * sg * (1f - sg) * ScalarKernels.GeluC * (1f + 0.134145f * g * g);
+            Unsafe.Add(ref dur, i) = a * g * sg;
+            Unsafe.Add(ref dgr, i) = a * Unsafe.Add(ref ur, i) * dgelu;
         }
     }
 
