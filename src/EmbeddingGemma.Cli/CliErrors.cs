@@ -25,7 +25,7 @@ internal static class CliErrors
         try
         {
             var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-            if (Commands.ServeCommand.HandlesTermination(parse))
+            if (Commands.ServeCommand.HandlesTermination(parse) || Commands.TrainCommand.HandlesTermination(parse))
             {
                 // serve's web host handles SIGTERM / SIGINT and drains (--drain-timeout); System.CommandLine's 2 s
                 // process-termination timeout would end the process mid-drain.
