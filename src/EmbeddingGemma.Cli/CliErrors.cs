@@ -25,7 +25,12 @@ internal static class CliErrors
         try
         {
             var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-            if (Commands.ServeCommand.HandlesTermination(parse) || Commands.TrainCommand.HandlesTermination(parse))
+            if (Commands.TrainCommand.HandlesTermination(parse))
+            {
+                // train: Ctrl+C / SIGTERM cancel the token, then the trainer writes a checkpoint before exiting 130.
+                configuration.ProcessTerminationTimeout = Commands.TrainCommand.CheckpointOnCancelTimeout;
+            }
+            else if (Commands.ServeCommand.HandlesTermination(parse))
             {
                 // serve's web host handles SIGTERM / SIGINT and drains (--drain-timeout); System.CommandLine's 2 s
                 // process-termination timeout would end the process mid-drain.

@@ -131,3 +131,70 @@ public sealed class TrainCommandTests
         Assert.StartsWith("error: Training data not found: /nonexistent/data.jsonl", err.Trim(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>SIGTERM (as Ctrl+C) during training: exit 130, a checkpoint of the last completed step, and a resume from it equals the straight run.</summary>
+public sealed class TrainCommandSignalTests
+{
+    [Fact]
+    public async Task TerminationSavesACheckpointThatResumesBitIdentically()
+    {
+        var rng = new Random(2);
+        string[] words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "light", "green", "north"];
+        string S() => string.Join(' ', Enumerable.Range(0, 4).Select(_ => words[rng.Next(words.Length)]));
+        var root = TestPaths.NewTempDir("eg-cli-sig");
+        var data = Path.Combine(root, "d.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 80).Select(i => $"{{\"sentence1\":\"{S()} {i}\",\"sentence2\":\"{S()}\",\"score\":{rng.NextDouble():F3}}}"));
+        var model = TinyModels.Default.Folder;
+        string[] common = ["train", "--model", model, "--train", data, "--loss", "cosent", "--batch-size", "2", "--lr", "1e-3", "--output-gguf", "none", "--json"];
+        var dll = Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll");
+        (int, string) Run(params string[] args)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            using var p = Process.Start(psi)!;
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            _ = o.Result;
+            return (p.ExitCode, e);
+        }
+        var straight = Run([.. common, "--out", Path.Combine(root, "straight")]);
+        Assert.True(straight.Item1 == 0, straight.Item2);
+
+        var cut = Path.Combine(root, "cut");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in (string[])[.. common, "--out", cut])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var proc = Process.Start(psi)!;
+        var stdout = proc.StandardOutput.ReadToEndAsync();
+        var stderr = proc.StandardError.ReadToEndAsync();
+        var log = Path.Combine(cut, "train_log.jsonl");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!(File.Exists(log) && File.ReadAllLines(log).Length >= 3) && !proc.HasExited && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.False(proc.HasExited, "the run ended before it could be interrupted");
+        using (var kill = Process.Start("kill", ["-TERM", proc.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        await proc.WaitForExitAsync();
+        Assert.Equal(130, proc.ExitCode);
+        Assert.Contains("error: cancelled", await stderr, StringComparison.Ordinal);
+        await stdout;
+        var checkpoint = Assert.Single(Directory.GetDirectories(Path.Combine(cut, "checkpoints"), "step-*"));
+        var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "trainer_state.json"))).RootElement.GetProperty("step").GetInt32();
+        Assert.InRange(saved, 3, 39);
+        var resumed = Run([.. common, "--out", Path.Combine(root, "resumed"), "--resume", cut]);
+        Assert.True(resumed.Item1 == 0, resumed.Item2);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(root, "straight", "model.safetensors")), File.ReadAllBytes(Path.Combine(root, "resumed", "model.safetensors")));
+    }
+}

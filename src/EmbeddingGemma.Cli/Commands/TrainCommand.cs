@@ -22,6 +22,9 @@ internal static class TrainCommand
 {
     private static readonly Option<string> Model = new("--model") { Description = "Model folder or .gguf file to fine-tune (EmbeddingGemma v1).", Required = true };
 
+    /// <summary>How long Ctrl+C / SIGTERM waits for the checkpoint (System.CommandLine's default of 2 s could cut a large one).</summary>
+    public static readonly TimeSpan CheckpointOnCancelTimeout = TimeSpan.FromMinutes(5);
+
     /// <summary>Ctrl+C saves a checkpoint before the process ends: System.CommandLine's 2 s termination timeout must not cut it.</summary>
     public static bool HandlesTermination(ParseResult parse) => parse?.CommandResult.Command.Name == "train";
 
@@ -117,6 +120,7 @@ internal static class TrainCommand
                 $"train: {data.Sum(d => d.Rows.Count)} rows ({string.Join(", ", data.Select(d => $"{d.Rows.Count} {TrainingDataset.KindName(d.Kind)}"))}), " +
                 $"{trainer.OptimizedTensors.Sum(t => (long)t.Values.Length):N0} trainable parameters{(o.LoraRank > 0 ? $" (LoRA r={o.LoraRank})" : "")}, encoder {trainer.Encoder.GetType().Name}")).ConfigureAwait(false);
             TrainingResult result;
+            using var cancelNote = ct.Register(() => Console.Error.WriteLine($"cancelling: a checkpoint of the last completed step goes to {Path.GetFullPath(o.CheckpointDirectory!)}"));
             using (var log = new StreamWriter(logPath, append: true))
             {
                 var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
