@@ -112,7 +112,10 @@ internal static class TrainCommand
             var jsonOut = p.GetValue(json);
             var lines = jsonOut ? Console.Error : Console.Out;
             Directory.CreateDirectory(outDir);
-            using var trainer = Trainer.Load(p.GetValue(Model)!, o);
+            var modelArg = p.GetValue(Model)!;
+            // a hub id or Ollama name resolves (and downloads) as for every other command
+            var modelPath = File.Exists(modelArg) || Directory.Exists(modelArg) ? modelArg : DownloadCommand.ResolveModelWithProgress(modelArg, ct);
+            using var trainer = Trainer.Load(modelPath, o);
             var evalSpec = p.GetValue(eval);
             var dims = EvalDimensions(o.MatryoshkaDimensions, trainer.BaseModel.Dimensions);
             var logPath = Path.Combine(outDir, "train_log.jsonl");
