@@ -124,6 +124,24 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public void EvalTasksRunThroughTheEvaluationLibraryBeforeAndAfter()
+    {
+        var data = DataFile(ArticleData);
+        var outDir = Path.Combine(TestPaths.NewTempDir("eg-cli-train"), "out");
+        var (code, stdout, err) = Run("train", "--model", Model.Folder, "--train", data, "--out", outDir, "--max-steps", "2", "--lr", "1e-3", "--warmup-ratio", "0",
+            "--eval", "stsbenchmark-en", "--data-dir", Path.Combine(TestPaths.RepoRoot, "data", "eval"), "--output-gguf", "none", "--json");
+        Assert.True(code == 0, err);
+        var scores = JsonDocument.Parse(stdout).RootElement.GetProperty("eval").GetProperty("scores");
+        var row = Assert.Single(scores.EnumerateArray());
+        Assert.Equal("stsbenchmark-en", row.GetProperty("task").GetString());
+        Assert.Equal("cosine_spearman", row.GetProperty("metric").GetString());
+        Assert.Equal(32, row.GetProperty("dimensions").GetInt32());
+        Assert.NotEqual(row.GetProperty("before").GetDouble(), row.GetProperty("after").GetDouble());
+        Assert.False(File.Exists(Path.Combine(outDir, "model.gguf")));
+        Assert.True(File.Exists(Path.Combine(outDir, "eval.json")));
+    }
+
+    [Fact]
     public void MissingTrainingFileExitsThree()
     {
         var (code, _, err) = Run("train", "--model", Model.Folder, "--train", "/nonexistent/data.jsonl", "--out", Path.Combine(TestPaths.NewTempDir("eg-cli-train"), "o"));
