@@ -21,5 +21,6 @@ internal static class CliCommands
         yield return Commands.ClusterCommand.Create();
         yield return Commands.QuantizeCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.TrainCommand.Create();
     }
 }

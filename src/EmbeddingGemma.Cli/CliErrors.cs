@@ -32,6 +32,8 @@ internal static class CliErrors
         }
         // Every other command: Ctrl+C / SIGTERM cancel the command's token; a command that does not stop within the
         // grace period (blocked reading stdin, say) is ended here, still with one error: line and exit code 130.
+        // train writes a checkpoint after the token is cancelled: it gets longer before the process is ended.
+        var grace = Commands.TrainCommand.HandlesTermination(parse) ? Commands.TrainCommand.CheckpointOnCancelTimeout : CancelGrace;
         using var cancel = new CancellationTokenSource();
         var reported = 0;
         void OnSignal(PosixSignalContext context)
@@ -40,7 +42,7 @@ internal static class CliErrors
             cancel.Cancel();
             _ = Task.Run(async () =>
             {
-                await Task.Delay(CancelGrace).ConfigureAwait(false);
+                await Task.Delay(grace).ConfigureAwait(false);
                 if (Interlocked.Exchange(ref reported, 1) == 0)
                 {
                     await Console.Error.WriteLineAsync(CancelledLine).ConfigureAwait(false);

@@ -153,6 +153,24 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         }
     }
 
+    /// <summary>
+    /// The trainer's factory (<see cref="TrainerOptions.EncoderFactory"/>, the default): fp32 copies of
+    /// <paramref name="checkpoint"/>'s tensors with the trainer's threads, embedding and frozen-layer choices.
+    /// </summary>
+    public static ITrainableEncoder Create(ModelCheckpoint checkpoint, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(options);
+        using var model = EmbeddingGemmaModel.FromCheckpoint(checkpoint, options: new ModelLoadOptions { UseHub = false, Threads = 1 });
+        return new FastTrainableEncoder(model.Weights, model.Pipeline.Dense, new FastTrainableEncoderOptions
+        {
+            Threads = options.Threads,
+            TrainEmbeddings = options.TrainEmbeddings,
+            // LoRA trains adapters of the layer matrices: every layer's products are needed, frozen or not.
+            FrozenLayers = options.LoraRank > 0 ? [] : options.FrozenLayers.ToArray(),
+        });
+    }
+
     /// <inheritdoc/>
     public IReadOnlyList<TrainableTensor> Tensors => _tensors;
 
@@ -232,11 +250,13 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         for (var t = 0; t < _tensors.Length; t++)
         {
             var g = gradients[t];
-            var ok = g is not null && (g.LongLength == _tensors[t].Count || (!_tensors[t].Trainable && g.Length == 0));
+            // An empty array: this tensor's gradient is not wanted (frozen here, or by the caller: the trainer's LoRA
+            // and frozen sets); its products are skipped.
+            var ok = g is not null && (g.LongLength == _tensors[t].Count || g.Length == 0);
             if (!ok)
             {
                 throw new ArgumentException($"Gradient array {t} ({_tensors[t].Name}) has {g?.Length ?? 0} values; {_tensors[t].Count} expected" +
-                    (_tensors[t].Trainable ? "." : " (or none: the tensor is frozen)."), nameof(gradients));
+                    " (or none: no gradient wanted).", nameof(gradients));
             }
         }
         RefreshGains();
@@ -671,7 +691,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         {
             var (o, inF) = (_denseShapes[i][0], _denseShapes[i][1]);
             var ti = FinalNormIndex + 1 + i;
-            LinearBackward(ws.DDense[i + 1], ws.DenseIn[i], null, b, V(ti), o, inF, ws.DDense[i], accumulateDx: false, grads[ti]);
+            LinearBackward(ws.DDense[i + 1], ws.DenseIn[i], null, b, V(ti), o, inF, ws.DDense[i], accumulateDx: false, Wanted(grads, ti));
         }
         // mean pool: every token of sequence s gets dpooled_s / S
         var dH = ws.DH;
@@ -686,7 +706,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             }
         });
         // final norm
-        NormBackward(dH, ws.FinalIn, ws.FinalR, t, h, _gains[FinalNormIndex], ws.DX, accumulateDx: false, grads[FinalNormIndex]);
+        NormBackward(dH, ws.FinalIn, ws.FinalR, t, h, _gains[FinalNormIndex], ws.DX, accumulateDx: false, Wanted(grads, FinalNormIndex));
         (ws.DH, ws.DX) = (ws.DX, ws.DH);
         var lowest = _trainEmbeddings ? -1 : Array.FindIndex(_frozen, f => !f);
         if (lowest < 0 && !_trainEmbeddings)
@@ -698,7 +718,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             ct.ThrowIfCancellationRequested();
             LayerBackward(ws, l, ws.Layers[l], ws.DH, grads);
         }
-        if (_trainEmbeddings)
+        if (_trainEmbeddings && grads[0].Length > 0)
         {
             var dE = grads[0];
             var scale = (float)c.EmbedScale;
@@ -709,6 +729,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         }
     }
 
+    /// <summary>The gradient buffer of tensor <paramref name="i"/>, or null when it is frozen or the caller wants none (empty array).</summary>
+    private float[]? Wanted(IReadOnlyList<float[]> grads, int i) => _tensors[i].Trainable && grads[i].Length > 0 ? grads[i] : null;
+
     private void LayerBackward(Workspace ws, int l, LayerActs a, float[] dH, IReadOnlyList<float[]> grads)
     {
         var c = _c;
@@ -718,7 +741,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         var L = Layer(l);
         var t0 = Tick();
         var train = !_frozen[l];
-        float[]? G(int i) => train ? grads[i] : null;
+        float[]? G(int i) => train ? Wanted(grads, i) : null;
         t0 = Tock("bwd.rows", t0);
         // out = mid + post_ffn_norm(down): dMid starts as dOut (dH, updated in place)
         NormBackward(dH, a.Down, a.RFfn, t, h, _gains[L.PostFfn], ws.DDown, accumulateDx: false, G(L.PostFfn));

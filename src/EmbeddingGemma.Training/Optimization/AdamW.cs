@@ -57,6 +57,13 @@ public sealed class AdamW<T> where T : IFloatingPointIeee754<T>
     /// <summary>Optimizer steps taken (torch's <c>state["step"]</c>).</summary>
     public long StepCount { get; private set; }
 
+    /// <summary>Sets the step count when restoring a checkpoint (the moments are restored into <see cref="FirstMoment"/>/<see cref="SecondMoment"/>).</summary>
+    public void RestoreStepCount(long steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        StepCount = steps;
+    }
+
     /// <summary>The first moment of tensor <paramref name="i"/> (for checkpoints and tests).</summary>
     public T[] FirstMoment(int i) => _m[i];
 

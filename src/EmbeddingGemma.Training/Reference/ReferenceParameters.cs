@@ -132,6 +132,62 @@ public sealed class ReferenceParameters
             dense.Select(d => M(d.Weight)).ToArray(), dense.Select(d => new[] { d.OutFeatures, d.InFeatures }).ToArray());
     }
 
+    /// <summary>
+    /// Reads a checkpoint in Hugging Face convention (norm weights as the zero-centred w, Dense heads named
+    /// <see cref="TensorNameMap.Dense2Hf"/>/<see cref="TensorNameMap.Dense3Hf"/>): every tensor widened to fp64, exactly.
+    /// </summary>
+    public static ReferenceParameters FromCheckpoint(ModelCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var c = checkpoint.Config;
+        var byName = checkpoint.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        double[] T(string name, long count)
+        {
+            if (!byName.TryGetValue(name, out var t))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Checkpoint tensor '{name}' is missing.");
+            }
+            if (t.Values.LongLength != count)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Checkpoint tensor '{name}' has {t.Values.LongLength} values, expected {count} for this config.");
+            }
+            return Array.ConvertAll(t.Values, v => (double)v);
+        }
+        int h = c.HiddenSize, qd = c.NumAttentionHeads * c.HeadDim, kvd = c.NumKeyValueHeads * c.HeadDim, ff = c.IntermediateSize, hd = c.HeadDim;
+        var layers = new LayerParameters[c.NumHiddenLayers];
+        for (var l = 0; l < layers.Length; l++)
+        {
+            string N(string s) => TensorNameMap.Layer(l, s);
+            layers[l] = new LayerParameters
+            {
+                AttnNorm = T(N("input_layernorm.weight"), h),
+                Wq = T(N("self_attn.q_proj.weight"), (long)qd * h),
+                Wk = T(N("self_attn.k_proj.weight"), (long)kvd * h),
+                Wv = T(N("self_attn.v_proj.weight"), (long)kvd * h),
+                QNorm = T(N("self_attn.q_norm.weight"), hd),
+                KNorm = T(N("self_attn.k_norm.weight"), hd),
+                Wo = T(N("self_attn.o_proj.weight"), (long)h * qd),
+                PostAttnNorm = T(N("post_attention_layernorm.weight"), h),
+                PreFfnNorm = T(N("pre_feedforward_layernorm.weight"), h),
+                WGate = T(N("mlp.gate_proj.weight"), (long)ff * h),
+                WUp = T(N("mlp.up_proj.weight"), (long)ff * h),
+                WDown = T(N("mlp.down_proj.weight"), (long)h * ff),
+                PostFfnNorm = T(N("post_feedforward_layernorm.weight"), h),
+            };
+        }
+        var dense = new List<double[]>();
+        var shapes = new List<int[]>();
+        foreach (var name in new[] { TensorNameMap.Dense2Hf, TensorNameMap.Dense3Hf })
+        {
+            if (byName.TryGetValue(name, out var d))
+            {
+                shapes.Add([(int)d.Shape[0], (int)d.Shape[1]]);
+                dense.Add(T(name, d.Values.LongLength));
+            }
+        }
+        return new ReferenceParameters(c, T("embed_tokens.weight", (long)c.VocabSize * h), layers, T("norm.weight", h), dense.ToArray(), shapes.ToArray());
+    }
+
     /// <summary>Zeros of the same shapes (a gradient accumulator).</summary>
     public ReferenceParameters ZerosLike()
     {

@@ -249,6 +249,48 @@ public sealed class EmbeddingGemmaModel : IDisposable
     }
 
     /// <summary>
+    /// A model from a checkpoint in memory (e.g. weights just trained, or <see cref="RandomModel.Create"/>), without
+    /// writing files: the tensors are copied into native memory and read exactly as a Hugging Face folder of them
+    /// would be (standard modules: Transformer, Pooling, Dense, Dense, Normalize), so the vectors equal those of the
+    /// folder <see cref="ModelCheckpoint.WriteHuggingFaceFolder"/> writes. <paramref name="tokenizer"/> reuses a loaded
+    /// tokenizer (null: built from <see cref="ModelCheckpoint.TokenizerJson"/>, or none). <paramref name="source"/> names
+    /// the model in messages.
+    /// </summary>
+    public static EmbeddingGemmaModel FromCheckpoint(ModelCheckpoint checkpoint, GemmaTokenizer? tokenizer = null, ModelLoadOptions? options = null,
+        string source = "(in-memory checkpoint)")
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        options ??= new ModelLoadOptions();
+        ModelWeights? weights = null;
+        try
+        {
+            var files = WeightFiles.FromMemory(new MemoryTensorFile(source, checkpoint.Tensors.Select(t => (t.Name, t.Shape, t.Values))));
+            weights = ModelWeights.Load(checkpoint.Config, files, ownsFiles: true);
+            if (tokenizer is null && checkpoint.TokenizerJson is { } json)
+            {
+                var ownConfig = checkpoint.TokenizerConfigJson is not null;
+                tokenizer = GemmaTokenizer.FromJson(json, checkpoint.TokenizerConfigJson, new GemmaTokenizerOptions
+                {
+                    EmbeddingRows = checkpoint.Config.VocabSize,
+                    AddBosToken = ownConfig ? null : true,
+                    AddEosToken = ownConfig ? null : true,
+                });
+            }
+            var pipeline = EmbeddingPipeline.Build(weights, null, options.AllowMissingDense);
+            var threads = options.Threads > 0 ? options.Threads : Numerics.KernelCatalog.DefaultThreads;
+            var encoder = options.EncoderFactory is { } factory
+                ? factory(weights)
+                : new Model.Fast.FastSequenceEncoder(weights, new Model.Fast.FastEncoderOptions { Threads = threads, Profile = options.Profile });
+            return new EmbeddingGemmaModel(weights, null, tokenizer, encoder, pipeline, new PromptResolver(checkpoint.Prompts), checkpoint.Config.MaxPositionEmbeddings, source, threads);
+        }
+        catch
+        {
+            weights?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// EmbeddingGemma 2 (spec2): no Dense stages, the 512->768 projection inside the encoder before the mean, the
     /// 8,192-token limit, input not stripped (sentence-transformers 6), its own prompt table. The default encoder is the
     /// fast engine (<see cref="Model.Fast.FastEncoder2"/>); <see cref="ModelLoadOptions.EncoderFactory2"/> chooses another (e.g. <c>w =&gt; new ReferenceEncoder2(w)</c>).

@@ -5,8 +5,9 @@ namespace EmbeddingGemma.Formats;
 /// the old file memory-mapped (a running server, another command) keeps its bytes, and a failed write leaves the old
 /// file as it was instead of a truncated one. I/O failures name the destination.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="path"/> through a temporary sibling renamed over it once <paramref name="write"/> completes.</summary>
     public static void Write(string path, Action<FileStream> write)
     {
         var full = Path.GetFullPath(path);

@@ -182,6 +182,20 @@ public sealed class WeightFiles : IDisposable
         }
     }
 
+    /// <summary>
+    /// Tensors in memory (<see cref="MemoryTensorFile"/>, Hugging Face names and convention: norm weights as w, the
+    /// Dense heads as <see cref="TensorNameMap.Dense2Hf"/>/<see cref="TensorNameMap.Dense3Hf"/>) as the weights of an
+    /// EmbeddingGemma (v1) model, read exactly as a safetensors folder is. Owns <paramref name="file"/>.
+    /// </summary>
+    public static WeightFiles FromMemory(MemoryTensorFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var names = file.Tensors.ToDictionary(kv => kv.Key, kv => ((ITensorFile)file, kv.Value), StringComparer.Ordinal);
+        var result = new WeightFiles("safetensors", file.Path, [file], names, null);
+        result.CheckArchitecture();
+        return result;
+    }
+
     /// <summary>The architecture a model folder declares: gemma-embedding2 when config.json's model_type is embedding_gemma2(_text).</summary>
     public static string FolderArchitecture(string folder)
     {

@@ -134,6 +134,22 @@ public sealed class ModelWeights : IDisposable
         }
     }
 
+    /// <summary>Loads the backbone of <paramref name="config"/> from opened files (e.g. <see cref="WeightFiles.FromMemory"/>).</summary>
+    public static ModelWeights Load(GemmaConfig config, WeightFiles files, bool ownsFiles)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(files);
+        try
+        {
+            return Build(config.Validate(files.Location), files, ownsFiles);
+        }
+        catch when (ownsFiles)
+        {
+            files.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The backbone configuration described by GGUF metadata (llama.cpp key names, spec §6.2).</summary>
     public static GemmaConfig ConfigFromGguf(GgufFile gguf)
     {
