@@ -162,13 +162,24 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(options);
         using var model = EmbeddingGemmaModel.FromCheckpoint(checkpoint, options: new ModelLoadOptions { UseHub = false, Threads = 1 });
-        return new FastTrainableEncoder(model.Weights, model.Pipeline.Dense, new FastTrainableEncoderOptions
+        var encoder = new FastTrainableEncoder(model.Weights, model.Pipeline.Dense, new FastTrainableEncoderOptions
         {
             Threads = options.Threads,
             TrainEmbeddings = options.TrainEmbeddings,
             // LoRA trains adapters of the layer matrices: every layer's products are needed, frozen or not.
             FrozenLayers = options.LoraRank > 0 ? [] : options.FrozenLayers.ToArray(),
         });
+        // The loaded weights hold norm gains 1 + w; (1 + w) − 1 in fp32 is not always w. Take the checkpoint's exact
+        // values, so a frozen tensor is saved bit for bit as it came and training starts from the file's numbers.
+        var byName = checkpoint.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        foreach (var t in encoder._tensors)
+        {
+            if (byName.TryGetValue(t.Name, out var exact) && exact.Values.Length == t.Values.Length)
+            {
+                exact.Values.CopyTo(t.Values, 0);
+            }
+        }
+        return encoder;
     }
 
     /// <inheritdoc/>
