@@ -62,8 +62,8 @@ public sealed class ModelCheckpoint
         var inter = DenseIntermediate;
         if (inter > 0)
         {
-            modules.Add(Module(2, "2", "2_Dense", "sentence_transformers.models.Dense"));
-            modules.Add(Module(3, "3", "3_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)Module(2, "2", "2_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)Module(3, "3", "3_Dense", "sentence_transformers.models.Dense"));
             foreach (var (dir, name, fin, fout) in new[] { ("2_Dense", TensorNameMap.Dense2Hf, h, inter), ("3_Dense", TensorNameMap.Dense3Hf, inter, h) })
             {
                 Directory.CreateDirectory(Path.Combine(folder, dir));
@@ -78,7 +78,7 @@ public sealed class ModelCheckpoint
                 SafetensorsWriter.Write(Path.Combine(folder, dir, "model.safetensors"), [new TensorToWrite("linear.weight", dtype, t.Shape, t.Values)]);
             }
         }
-        modules.Add(Module(modules.Count, modules.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
+        modules.Add((JsonNode)Module(modules.Count, modules.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
         Directory.CreateDirectory(Path.Combine(folder, $"{modules.Count - 1}_Normalize"));
         File.WriteAllText(Path.Combine(folder, "modules.json"), modules.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         WriteJson(Path.Combine(folder, "sentence_bert_config.json"), new JsonObject { ["max_seq_length"] = Config.MaxPositionEmbeddings, ["do_lower_case"] = false });
