@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command: fetches test assets, builds, runs every test project, prints one summary line.
+# The test command: fetches test assets, builds, packs the NuGet packages (scripts/pack.sh), runs every test project,
+# prints one summary line.
 # Usage: ./test.sh [extra dotnet test args, e.g. --filter FullyQualifiedName~Tokenizer]
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 scripts/fetch-assets.sh || { echo "test.sh: fetching test assets failed" >&2; exit 1; }
 dotnet build EmbeddingGemma.slnx -c Release -nologo -v q || { echo "test.sh: build failed" >&2; exit 1; }
+# the NuGet packages into the local feed artifacts/packages (once; tests/EmbeddingGemma.Packaging.Tests installs and inspects them)
+scripts/pack.sh --no-build || { echo "test.sh: packing failed" >&2; exit 1; }
 log=$(mktemp)
 dotnet test EmbeddingGemma.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
