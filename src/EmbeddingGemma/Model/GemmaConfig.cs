@@ -83,7 +83,7 @@ public sealed record GemmaConfig
         GemmaConfig? cfg;
         try
         {
-            cfg = JsonSerializer.Deserialize(json, Json.GemmaConfig);
+            cfg = ModelConfigJsonContext.DeserializeOverDefaults(json, Json.GemmaConfig, new GemmaConfig());
         }
         catch (JsonException e)
         {

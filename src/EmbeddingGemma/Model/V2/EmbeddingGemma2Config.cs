@@ -224,7 +224,7 @@ public sealed record EmbeddingGemma2Config
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                     $"{source}: model_type is '{type}', not an EmbeddingGemma 2 config (embedding_gemma2 / embedding_gemma2_text).") { FilePath = source };
             }
-            var cfg = text.Deserialize(Json.EmbeddingGemma2Config)
+            var cfg = ModelConfigJsonContext.DeserializeOverDefaults(text, Json.EmbeddingGemma2Config, new EmbeddingGemma2Config())
                 ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{source}: text_config is null.") { FilePath = source };
             // global_head_dim / num_global_key_value_heads absent: transformers' fallback 512 / 1 (spec2 §11.3), not the record default.
             cfg = cfg with
