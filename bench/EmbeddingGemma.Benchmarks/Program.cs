@@ -14,6 +14,8 @@ switch (args.FirstOrDefault())
     case "parity":
         ModelParity.Run(args);
         return 0;
+    case "parity2":
+        return ModelParity2.Run(args);
     case "side-by-side":
         return Orchestrator.Run(args);
     case "worker-ours":

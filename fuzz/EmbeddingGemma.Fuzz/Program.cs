@@ -24,11 +24,20 @@ switch (args[0])
             Console.Error.WriteLine($"unknown target '{target}' (targets: {string.Join(", ", FuzzTargets.Names)})");
             return 2;
         }
+        // FUZZ_EXCEPTION_LOG=FILE: append each contract-breaking exception (what AFL++ only counts as a crash) to FILE.
+        var log = Environment.GetEnvironmentVariable("FUZZ_EXCEPTION_LOG");
         Fuzzer.Run(stream =>
         {
             using var ms = new MemoryStream();
             stream.CopyTo(ms);
-            FuzzTargets.Run(target, ms.ToArray());
+            try
+            {
+                FuzzTargets.Run(target, ms.ToArray());
+            }
+            catch (Exception e) when (log is not null && Log(log, e))
+            {
+                throw;
+            }
         });
         return 0;
 }
@@ -58,4 +67,10 @@ static int Replay(string target, string[] paths)
     }
     Console.WriteLine($"{target}: {files.Count} files, {bad} contract violations");
     return bad == 0 ? 0 : 1;
+}
+
+static bool Log(string path, Exception e)
+{
+    File.AppendAllText(path, $"{DateTime.UtcNow:O} {e}\n\n");
+    return false;
 }

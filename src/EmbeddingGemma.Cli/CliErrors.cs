@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 
 namespace EmbeddingGemma.Cli;
 
@@ -22,24 +23,60 @@ internal static class CliErrors
             }
             return ExitCodes.InvalidInput;
         }
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        if (Commands.ServeCommand.HandlesTermination(parse))
+        {
+            // serve's web host handles SIGTERM / SIGINT and drains (--drain-timeout); System.CommandLine's 2 s
+            // process-termination timeout would end the process mid-drain.
+            return await InvokeAsync(parse, configuration, CancellationToken.None).ConfigureAwait(false);
+        }
+        // Every other command: Ctrl+C / SIGTERM cancel the command's token; a command that does not stop within the
+        // grace period (blocked reading stdin, say) is ended here, still with one error: line and exit code 130.
+        using var cancel = new CancellationTokenSource();
+        var reported = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(CancelGrace).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref reported, 1) == 0)
+                {
+                    await Console.Error.WriteLineAsync(CancelledLine).ConfigureAwait(false);
+                    await Console.Error.FlushAsync().ConfigureAwait(false);
+                    Environment.Exit(ExitCodes.Cancelled);
+                }
+            });
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var code = await InvokeAsync(parse, configuration, cancel.Token, () => Interlocked.Exchange(ref reported, 1) == 0).ConfigureAwait(false);
+        return code;
+    }
+
+    /// <summary>How long a cancelled command may take to stop by itself before the process ends.</summary>
+    private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(2);
+
+    private const string CancelledLine = "error: cancelled";
+
+    private static async Task<int> InvokeAsync(ParseResult parse, InvocationConfiguration configuration, CancellationToken token,
+        Func<bool>? mayReport = null)
+    {
         try
         {
-            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-            if (Commands.ServeCommand.HandlesTermination(parse))
-            {
-                // serve's web host handles SIGTERM / SIGINT and drains (--drain-timeout); System.CommandLine's 2 s
-                // process-termination timeout would end the process mid-drain.
-                configuration.ProcessTerminationTimeout = null;
-            }
-            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
+            return await parse.InvokeAsync(configuration, token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             var (code, message) = Describe(e);
-            await Console.Error.WriteLineAsync(message).ConfigureAwait(false);
-            if (code == ExitCodes.InternalError && Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_DEBUG") == "1")
+            if (mayReport is null || mayReport())
             {
-                await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(message).ConfigureAwait(false);
+                if (code == ExitCodes.InternalError && Environment.GetEnvironmentVariable("EMBEDDINGGEMMA_DEBUG") == "1")
+                {
+                    await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+                }
             }
             return code;
         }
@@ -56,7 +93,7 @@ internal static class CliErrors
         return e switch
         {
             EmbeddingGemmaException g => (ExitCodes.For(g.Kind), $"error: {OneLine(g.Message)}"),
-            OperationCanceledException => (ExitCodes.Cancelled, "error: cancelled"),
+            OperationCanceledException => (ExitCodes.Cancelled, CancelledLine),
             // File and folder problems (missing, unreadable, unwritable, a folder for a file, disk full): exit 3 naming the path.
             FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException =>
                 (ExitCodes.BadFile, $"error: {OneLine(e.Message)}"),

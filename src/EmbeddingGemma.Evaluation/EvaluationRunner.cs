@@ -42,7 +42,7 @@ public static class EvaluationRunner
                     : $"[{model.Name}] {task.Name}: {r.MainMetric} = {100 * best.MainScore:F2} at {best.Dimensions?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "lexical"} ({r.Note}; {r.Seconds:F1} s)");
             }
             var means = EvalReport.ComputeMeans(results);
-            var partial = new ModelReport(model.Name, cache?.NativeDimensions, cache?.EncodedCount ?? 0, sw.Elapsed.TotalSeconds, results, means, []);
+            var partial = new ModelReport(model.Name, cache?.NativeDimensions, cache?.EncodedCount ?? 0, sw.Elapsed.TotalSeconds, results, means, []) { Architecture = model.Architecture };
             // Retention is relative to the first embedding model (the lexical baseline has no sizes to compare).
             var reference = model.IsLexical ? null : reports.FirstOrDefault(r => r.NativeDimensions is not null);
             reports.Add(partial with { Retention = EvalReport.ComputeRetention(means, reference) });

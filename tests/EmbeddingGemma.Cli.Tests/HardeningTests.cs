@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using EmbeddingGemma.Formats;
@@ -305,14 +306,69 @@ public sealed partial class HardeningTests
         }
     }
 
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    /// <summary>
+    /// Starts the CLI with a stdin that stays open and never sends a line (the command blocks reading it), sends SIGINT
+    /// (what Ctrl+C sends) after <paramref name="after"/>, and returns how it ended.
+    /// </summary>
+    private static CliRun Interrupted(params string[] args) => Interrupted(TimeSpan.FromSeconds(3), args);
+
+    private static CliRun Interrupted(TimeSpan after, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Remove("EMBEDDINGGEMMA_DEBUG");
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var outTask = p.StandardOutput.ReadToEndAsync();
+        var errTask = p.StandardError.ReadToEndAsync();
+        Thread.Sleep(after);
+        if (p.HasExited)
+        {
+            Assert.Fail("the command ended before the signal: " + errTask.Result);
+        }
+        Assert.Equal(0, kill(p.Id, 2));
+        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"embeddinggemma {string.Join(' ', args)} did not end within 30 s of SIGINT");
+        }
+        p.StandardInput.Close();
+        return new CliRun(p.ExitCode, outTask.Result, errTask.Result, clock.Elapsed);
+    }
+
+    [Fact]
+    public void CtrlCWhileEmbedReadsStdinExits130WithOneErrorLine()
+    {
+        // Leftover of finding 13: Ctrl+C while embed waits on stdin ended the process after System.CommandLine's 2 s
+        // termination timeout with exit 130 and nothing on stderr. Now: one error: line, exit 130, within the 2 s grace.
+        var r = Interrupted("embed", "--model", TinyModels.Default.Folder);
+        Refused(r, 130, "cancelled");
+        Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public void CtrlCDuringTokenizeFromStdinExits130()
+    {
+        var r = Interrupted("tokenize", "--tokenizer", TinyModels.Default.Folder);
+        Refused(r, 130, "cancelled");
+    }
+
     [GeneratedRegex(@"^\|\s*`(\d+)`\s*\|", RegexOptions.Multiline)]
     private static partial Regex ExitCodeRow();
 
     [Fact]
     public async Task ReadmeExitCodeTableMatchesTheCli()
     {
-        // Every code of the README's table is produced by the real CLI with one error: line (1 and 130 through the
-        // same entry point in-process: there is no input that triggers a bug or a Ctrl+C on demand).
+        // Every code of the README's table is produced by the real CLI with one error: line (1 also through the same
+        // entry point in-process: there is no input that triggers a bug on demand; 130 both ways, by a real SIGINT).
         var readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
         var section = readme[readme.IndexOf("## Command-line reference and exit codes", StringComparison.Ordinal)..];
         section = section[..section.IndexOf("\n## ", 10, StringComparison.Ordinal)];
@@ -354,6 +410,7 @@ public sealed partial class HardeningTests
                     break;
                 case 130:
                     Assert.Equal(130, (await RunInProcess(new OperationCanceledException())).Code);
+                    Refused(Interrupted("embed", "--model", m.Folder), 130, "cancelled");
                     break;
                 default:
                     Assert.Fail($"README documents exit code {code}, which this test cannot trigger");

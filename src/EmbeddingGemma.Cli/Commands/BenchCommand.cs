@@ -11,7 +11,7 @@ namespace EmbeddingGemma.Cli.Commands;
 
 /// <summary>
 /// <c>embeddinggemma bench [--model &lt;folder|gguf&gt;] [--types f32,bf16,q8_0,q4_0] [--threads N] [--docs N]
-/// [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer [--bench-dll DLL] [--native DIR]] [--rounds N] [--json] [--dir DIR]</c>: measures our engine per
+/// [--arch embeddinggemma|embeddinggemma2] [--doc-tokens N] [--query-runs N] [--workloads docs,query,long,batch] [--peer [--bench-dll DLL] [--native DIR]] [--rounds N] [--json] [--dir DIR]</c>: measures our engine per
 /// weight type, each type in its own child process of this tool (so peak RSS is per type), with fixed token ids.
 /// Our side loads with <see cref="EmbeddingGemmaModel.Load"/> and encodes through <see cref="EmbeddingGemmaModel.EncodeTokenIds"/>
 /// (the public API, as users run it). With <c>--peer</c> it delegates to the side-by-side benchmark (native llama.cpp and
@@ -21,18 +21,19 @@ internal static class BenchCommand
 {
     private static readonly string[] ValidTypes = ["f32", "bf16", "f16", "q8_0", "q4_0"];
     private static readonly string[] ValidWorkloads = ["docs", "query", "long", "batch"];
-    private const int QueryTokens = 32, LongTokens = 2048;
+    private const int QueryTokens = 32;
     private const string BenchDllEnv = "EMBEDDINGGEMMA_BENCH_DLL", NativeEnv = "EMBEDDINGGEMMA_LLAMA_NATIVE";
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face folder or .gguf to benchmark (default: a full-size random model, cached)." };
+        var model = new Option<string?>("--model") { Description = "Hugging Face folder or .gguf to benchmark, of either architecture (default: a full-size random model of --arch, cached)." };
+        var arch = new Option<string>("--arch") { Description = "Without --model: the random model's architecture, embeddinggemma (v1) or embeddinggemma2.", DefaultValueFactory = _ => EmbeddingGemmaModel.ArchitectureV1 };
         var types = new Option<string>("--types") { Description = "Weight types, comma-separated: f32, bf16, f16, q8_0, q4_0.", DefaultValueFactory = _ => "f32,bf16,q8_0,q4_0" };
         var threads = new Option<int>("--threads") { Description = "Threads (default: the library's default).", DefaultValueFactory = _ => KernelCatalog.DefaultThreads };
         var docs = new Option<int>("--docs") { Description = "Documents in the throughput workload.", DefaultValueFactory = _ => 64 };
         var docTokens = new Option<int>("--doc-tokens") { Description = "Tokens per document.", DefaultValueFactory = _ => 256 };
         var queryRuns = new Option<int>("--query-runs") { Description = "Single 32-token query repetitions (median reported).", DefaultValueFactory = _ => 30 };
-        var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one 2048-token document), batch (256 inputs of 4-40 tokens in one call; peak RSS covers it).", DefaultValueFactory = _ => "docs,query,long,batch" };
+        var workloads = new Option<string>("--workloads") { Description = "Workloads, comma-separated: docs, query, long (one document of the model's context: 2048 tokens for v1, 8192 for EmbeddingGemma 2), batch (256 inputs of 4-40 tokens in one call; peak RSS covers it).", DefaultValueFactory = _ => "docs,query,long,batch" };
         var peer = new Option<bool>("--peer") { Description = $"Also run llama.cpp side by side: delegates to the side-by-side benchmark of a source checkout, EmbeddingGemma.Benchmarks.dll, given by --bench-dll or ${BenchDllEnv}." };
         var benchDll = new Option<string?>("--bench-dll") { Description = $"With --peer: the built bench/EmbeddingGemma.Benchmarks dll (default: ${BenchDllEnv})." };
         var native = new Option<string?>("--native") { Description = $"With --peer: folder of the native llama.cpp build (embed_worker, llama-quantize, llama-embedding from bench/native-llama/build.sh; default: ${NativeEnv}, else the benchmark's own default)." };
@@ -41,7 +42,7 @@ internal static class BenchCommand
         var dir = new Option<string?>("--dir") { Description = "Cache folder for the generated GGUF files (default: embeddinggemma/bench in the user's local application data)." };
         var worker = new Option<string?>("--worker-gguf") { Description = "Internal: measure one GGUF in this process and print one JSON line.", Hidden = true };
         var cmd = new Command("bench", "Benchmark the CPU engine per weight type (tokens/s, query latency, load time, peak RSS).");
-        foreach (var o in new Option[] { model, types, threads, docs, docTokens, queryRuns, workloads, peer, benchDll, native, rounds, json, dir, worker })
+        foreach (var o in new Option[] { model, arch, types, threads, docs, docTokens, queryRuns, workloads, peer, benchDll, native, rounds, json, dir, worker })
         {
             cmd.Options.Add(o);
         }
@@ -68,7 +69,16 @@ internal static class BenchCommand
                 }
                 return await RunPeerAsync(typeList, settings, p.GetValue(dir), Math.Max(1, p.GetValue(rounds)), p.GetValue(benchDll), p.GetValue(native), ct).ConfigureAwait(false);
             }
-            return Run(p.GetValue(model), typeList, settings, p.GetValue(dir), p.GetValue(json), ct);
+            var architecture = p.GetValue(arch)!;
+            if (architecture is not (EmbeddingGemmaModel.ArchitectureV1 or EmbeddingGemmaModel.ArchitectureV2))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"--arch must be {EmbeddingGemmaModel.ArchitectureV1} or {EmbeddingGemmaModel.ArchitectureV2}, got '{architecture}'.");
+            }
+            if (p.GetResult(arch) is { Implicit: false } && p.GetValue(model) is not null)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--arch chooses the random model; with --model the architecture is read from the files: give one or the other.");
+            }
+            return Run(p.GetValue(model), architecture, typeList, settings, p.GetValue(dir), p.GetValue(json), ct);
         });
         return cmd;
     }
@@ -103,7 +113,7 @@ internal static class BenchCommand
     private static string DefaultDir() =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "embeddinggemma", "bench");
 
-    private static int Run(string? model, string[] types, Settings s, string? dirOption, bool json, CancellationToken ct)
+    private static int Run(string? model, string architecture, string[] types, Settings s, string? dirOption, bool json, CancellationToken ct)
     {
         string? tempDir = null;
         string dir;
@@ -120,16 +130,17 @@ internal static class BenchCommand
         Directory.CreateDirectory(dir);
         try
         {
-            ModelCheckpoint? ckpt = null;
+            IModelCheckpoint? ckpt = null;
+            var randomName = architecture == EmbeddingGemmaModel.ArchitectureV1 ? "embeddinggemma-random-full" : "embeddinggemma2-random-full";
             var results = new List<Dictionary<string, object>>();
             foreach (var t in types)
             {
                 ct.ThrowIfCancellationRequested();
-                var path = Path.Combine(dir, model is null ? $"embeddinggemma-random-full-{t}.gguf" : $"model-{t}.gguf");
+                var path = Path.Combine(dir, model is null ? $"{randomName}-{t}.gguf" : $"model-{t}.gguf");
                 if (!File.Exists(path))
                 {
                     Console.Error.WriteLine($"writing {path} ...");
-                    ckpt ??= model is null ? RandomModel.Create("full", 42) : ModelCheckpoint.Read(model);
+                    ckpt ??= model is null ? ModelCheckpoints.Random(architecture, "full", 42) : ModelCheckpoints.Read(model);
                     ckpt.WriteGguf(path + ".tmp", TypeOf(t));
                     File.Move(path + ".tmp", path, overwrite: true);
                 }
@@ -140,17 +151,18 @@ internal static class BenchCommand
                 results.Add(r);
             }
             var machine = Machine(s.Threads);
-            PrintTable(results, machine, s, model ?? "random full-size (RandomModel.Create(\"full\", 42))");
+            var described = model ?? (architecture == EmbeddingGemmaModel.ArchitectureV1 ? "random full-size (RandomModel.Create(\"full\", 42))" : "random full-size EmbeddingGemma 2 (RandomModel2.Create(\"full\", 42))");
+            PrintTable(results, machine, s, described);
             if (json)
             {
                 var doc = new Dictionary<string, object>
                 {
                     ["machine"] = machine,
-                    ["model"] = model is null ? "random-full" : Path.GetFullPath(model),
+                    ["model"] = model is null ? (architecture == EmbeddingGemmaModel.ArchitectureV1 ? "random-full" : "random-full-embeddinggemma2") : Path.GetFullPath(model),
                     ["workloads"] = new Dictionary<string, object>
                     {
                         ["docs"] = s.Docs, ["doc_tokens"] = s.DocTokens, ["query_tokens"] = QueryTokens, ["query_runs"] = s.QueryRuns,
-                        ["long_tokens"] = LongTokens, ["run"] = s.Workloads,
+                        ["run"] = s.Workloads,
                     },
                     ["results"] = results,
                 };
@@ -242,6 +254,7 @@ internal static class BenchCommand
             ["load_s"] = sw.Elapsed.TotalSeconds,
             ["kernels"] = KernelCatalog.Default.Variant.ToString(),
             ["weight_type"] = model.WeightType.ToString(),
+            ["architecture"] = model.Architecture,
         };
         var vocab = model.Config.VocabSize;
         void Embed(int[][] seqs) => model.EncodeTokenIds(seqs, new EncodeOptions { Normalize = false, BatchSize = Math.Max(1, seqs.Length) });
@@ -269,10 +282,12 @@ internal static class BenchCommand
         }
         if (s.Workloads.Contains("long"))
         {
-            var longDoc = Ids(9, LongTokens, vocab);
+            // one document of the model's whole context (v1 2,048 tokens, EmbeddingGemma 2 8,192)
+            var longDoc = Ids(9, model.MaxTokens, vocab);
             sw.Restart();
             Embed([longDoc]);
             result["long_s"] = sw.Elapsed.TotalSeconds;
+            result["long_tokens"] = (double)model.MaxTokens;
         }
         if (s.Workloads.Contains("batch"))
         {
@@ -323,18 +338,18 @@ internal static class BenchCommand
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         console.Profile.Width = Math.Max(console.Profile.Width, 120);   // redirected output defaults to 80 columns: keep headers whole
         string F(Dictionary<string, object> r, string k, string fmt) => r.TryGetValue(k, out var v) && v is double d ? d.ToString(fmt, CultureInfo.InvariantCulture) : "–";
-        var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", $"{LongTokens}-tok s", "batch-256 s", "load s", "peak RSS MB", "file MB");
+        var table = new Table().AddColumns("type", "docs tok/s", "query ms (median)", "long doc s", "long tokens", "batch-256 s", "load s", "peak RSS MB", "file MB");
         table.Title = new TableTitle(Markup.Escape($"EmbeddingGemma.NET bench: {model}"));
         foreach (var r in results)
         {
-            table.AddRow(Markup.Escape(r["type"].ToString()!.ToUpperInvariant()), F(r, "docs_tokens_per_s", "F0"), F(r, "query_median_ms", "F1"), F(r, "long_s", "F2"), F(r, "batch_s", "F2"),
+            table.AddRow(Markup.Escape(r["type"].ToString()!.ToUpperInvariant()), F(r, "docs_tokens_per_s", "F0"), F(r, "query_median_ms", "F1"), F(r, "long_s", "F2"), F(r, "long_tokens", "F0"), F(r, "batch_s", "F2"),
                 F(r, "load_s", "F2"), F(r, "peak_rss_mb", "F0"), F(r, "file_mb", "F0"));
         }
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Machine: {machine["cpu"]}, {machine["logical_cpus"]} logical CPUs, kernels {machine["kernels"]}, {s.Threads} threads; load average {machine["load_average"]}"));
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Workloads: {s.Docs} x {s.DocTokens}-token documents; {QueryTokens}-token query (median of {s.QueryRuns}); one {LongTokens}-token document; ran: {string.Join(',', s.Workloads)}"));
+            $"Workloads: {s.Docs} x {s.DocTokens}-token documents; {QueryTokens}-token query (median of {s.QueryRuns}); one document of the model's context; ran: {string.Join(',', s.Workloads)}"));
     }
 
     /// <summary>

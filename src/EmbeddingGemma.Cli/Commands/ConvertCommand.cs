@@ -3,7 +3,7 @@ using EmbeddingGemma.Model;
 
 namespace EmbeddingGemma.Cli.Commands;
 
-/// <summary><c>convert</c>: Hugging Face folder &lt;-&gt; GGUF (F32, F16, BF16; Q8_0/Q4_0 for GGUF), Dense heads included.</summary>
+/// <summary><c>convert</c>: Hugging Face folder &lt;-&gt; GGUF (F32, F16, BF16; Q8_0/Q4_0 for GGUF), Dense heads included; EmbeddingGemma 2 too.</summary>
 internal static class ConvertCommand
 {
     public static Command Create()
@@ -17,28 +17,10 @@ internal static class ConvertCommand
         command.Options.Add(type);
         command.SetAction((ParseResult p) =>
         {
-            if (Model.V2.EmbeddingGemma2Weights.IsEmbeddingGemma2(p.GetValue(model)!))
-            {
-                // EmbeddingGemma 2: the same weights through ModelCheckpoint2 (norms raw in both formats).
-                var ckpt2 = Model.V2.ModelCheckpoint2.Read(p.GetValue(model)!);
-                var t2 = MakeModelCommand.ParseType(p.GetValue(type)!, "--type");
-                var out2 = p.GetValue(output)!;
-                CliFiles.CheckOutputPath(out2, folder: !out2.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase), "--out");
-                if (out2.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-                {
-                    ckpt2.WriteGguf(out2, t2);
-                }
-                else
-                {
-                    ckpt2.WriteHuggingFaceFolder(out2, t2);
-                }
-                Console.Error.WriteLine($"wrote {Path.GetFullPath(out2)}");
-                return ExitCodes.Ok;
-            }
             var t = MakeModelCommand.ParseType(p.GetValue(type)!, "--type");
             var outPath = p.GetValue(output)!;
             CliFiles.CheckOutputPath(outPath, folder: !outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase), "--out");
-            var ckpt = ModelCheckpoint.Read(p.GetValue(model)!);
+            var ckpt = ModelCheckpoints.Read(p.GetValue(model)!);   // either architecture (EmbeddingGemma 2: norms raw in both formats)
             if (outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
             {
                 ckpt.WriteGguf(outPath, t);

@@ -57,7 +57,7 @@ internal static class EvalCommand
             }
             var dims = ParseDimensions(p.GetValue(dimensions)!);
             var resolvedTasks = BuiltinTasks.Resolve(taskSpec, root);
-            var evalModels = modelSpecs.Select(s => ResolveModel(s, p.GetValue(threads))).ToList();
+            var evalModels = DistinctNames(modelSpecs.Select(s => ResolveModel(s, p.GetValue(threads))).ToList());
             var shuffled = p.GetValue(shuffle);
             await Console.Error.WriteLineAsync($"eval: {evalModels.Count} model(s), {resolvedTasks.Count} task(s), sizes {string.Join(",", dims)}, data {root ?? "(none)"}{(shuffled ? "; LABELS SHUFFLED (control run: expect chance)" : "")}").ConfigureAwait(false);
             var report = await EvaluationRunner.RunAsync(evalModels, resolvedTasks, dims, root, p.GetValue(seed), p.GetValue(batch),
@@ -97,6 +97,28 @@ internal static class EvalCommand
             dims.Add(d);
         }
         return dims.Count > 0 ? [.. dims] : throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "--dimensions is empty.");
+    }
+
+    /// <summary>
+    /// Models whose names collide (two folders both called <c>tiny</c>, say v1 and v2) are told apart in the report: by
+    /// their architecture when it differs (<c>tiny [embeddinggemma2]</c>), else by their position (<c>tiny #2</c>).
+    /// </summary>
+    internal static List<EvalModel> DistinctNames(List<EvalModel> models)
+    {
+        var result = new List<EvalModel>(models.Count);
+        for (var i = 0; i < models.Count; i++)
+        {
+            var m = models[i];
+            var same = models.Where(o => o.Name == m.Name).ToList();
+            if (same.Count == 1 || m.Generator is null)
+            {
+                result.Add(m);
+                continue;
+            }
+            var name = m.Architecture is { } a && same.Count(o => o.Architecture == a) == 1 ? $"{m.Name} [{a}]" : $"{m.Name} #{i + 1}";
+            result.Add(EvalModel.FromGenerator(name, m.Generator));
+        }
+        return result;
     }
 
     internal static EvalModel ResolveModel(string spec, int threads = 0)

@@ -10,9 +10,9 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face folder or .gguf file to quantize.", Required = true };
-        var type = new Option<string>("--type") { Description = "q8_0, q4_0 or mixed (int4 embeddings/FFN/projections, int8 attention; norms F32).", Required = true };
+        var type = new Option<string>("--type") { Description = "q8_0, q4_0 or mixed (int4 embeddings/FFN/projections, int8 attention; norms and layer scalars F32; EmbeddingGemma 2's per_layer_model_proj BF16 as llama.cpp keeps it).", Required = true };
         var output = new Option<string>("--out") { Description = "Output GGUF path.", Required = true };
-        var cmd = new Command("quantize", "Write a quantized GGUF (loads in llama.cpp and in this library).");
+        var cmd = new Command("quantize", "Write a quantized GGUF of either architecture (loads in llama.cpp and in this library).");
         cmd.Options.Add(model);
         cmd.Options.Add(type);
         cmd.Options.Add(output);
@@ -22,8 +22,10 @@ internal static class QuantizeCommand
             var outPath = p.GetValue(output)!;
             CliFiles.CheckOutputPath(outPath, folder: false, "--out");
             var counts = ModelQuantizer.Quantize(p.GetValue(model)!, scheme, outPath);
+            using var written = EmbeddingGemma.Formats.GgufFile.Open(outPath);
             var summary = new Dictionary<string, object>
             {
+                ["architecture"] = written.TryGetString("general.architecture") ?? "",
                 ["out"] = Path.GetFullPath(outPath),
                 ["scheme"] = scheme.ToString(),
                 ["bytes"] = new FileInfo(outPath).Length,

@@ -25,6 +25,12 @@ public sealed class EvalModel
 
     public bool IsLexical => Bm25 is not null;
 
+    /// <summary>
+    /// The model architecture (<c>embeddinggemma</c> or <c>embeddinggemma2</c>) when the generator wraps an
+    /// <see cref="EmbeddingGemma.Embeddings.EmbeddingGemmaModel"/>; null for baselines and other generators.
+    /// </summary>
+    public string? Architecture => Generator?.GetService<EmbeddingGemma.Embeddings.EmbeddingGemmaModel>()?.Architecture;
+
     public static EvalModel FromGenerator(string name, IEmbeddingGenerator<string, Embedding<float>> generator) => new(name, generator, null);
 
     public static EvalModel Bm25Baseline(Bm25Options? options = null, string name = "bm25") => new(name, null, options ?? new Bm25Options());

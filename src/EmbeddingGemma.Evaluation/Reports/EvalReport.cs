@@ -20,7 +20,11 @@ public sealed record ModelReport(
     double Seconds,
     IReadOnlyList<TaskResult> Tasks,
     IReadOnlyList<MeanScores> Means,
-    IReadOnlyList<Retention> Retention);
+    IReadOnlyList<Retention> Retention)
+{
+    /// <summary><c>embeddinggemma</c> or <c>embeddinggemma2</c> for an EmbeddingGemma model (so v1 and v2 are told apart in one report); null for baselines.</summary>
+    public string? Architecture { get; init; }
+}
 
 /// <summary>The whole report: one entry per model, in the order given (the first is the reference for retention).</summary>
 public sealed record EvalReport(string? DataRoot, IReadOnlyList<int> Dimensions, DateTime CreatedUtc, IReadOnlyList<ModelReport> Models)

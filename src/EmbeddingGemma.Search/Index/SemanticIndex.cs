@@ -115,7 +115,7 @@ public sealed class SemanticIndex : IDisposable
             index.LoadVectors();
             return index;
         }
-        catch (SqliteException e)
+        catch (Exception e) when (IsStoreError(e))
         {
             index.Dispose();
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"Index file {path} cannot be read as an index: {e.Message}", e) { FilePath = path };
@@ -239,15 +239,16 @@ public sealed class SemanticIndex : IDisposable
         var buffer = new float[dim];
         while (r.Read())
         {
-            long chunkId = r.GetInt64(0);
-            var blob = (byte[])r.GetValue(2);
+            long chunkId = Int64(r, 0);
+            var blob = r.GetValue(2) as byte[] ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"{Path}: chunk {chunkId} has no vector blob (the stored value is {r.GetDataTypeName(2)}).") { FilePath = Path };
             if (blob.Length != dim * sizeof(float))
             {
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                     $"{Path}: chunk {chunkId} has a {blob.Length}-byte vector; the index dimension {dim} needs {dim * sizeof(float)} bytes.") { FilePath = Path };
             }
             MemoryMarshal.Cast<byte, float>(blob).CopyTo(buffer);
-            AppendRow(chunkId, r.GetString(1), buffer);
+            AppendRow(chunkId, Text(r, 1), buffer);
         }
     }
 
@@ -436,7 +437,7 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                chunkIds.Add(r.GetInt64(0));
+                chunkIds.Add(Int64(r, 0));
             }
         }
         using (var cmd = _db.CreateCommand())
@@ -573,7 +574,7 @@ public sealed class SemanticIndex : IDisposable
                     Scalar<long>("SELECT count(*) FROM documents"), Scalar<long>("SELECT count(*) FROM chunks"),
                     Scalar<long>("SELECT count(*) FROM embedding_cache"), Path) { ModelFingerprint = ModelFingerprint };
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -581,10 +582,22 @@ public sealed class SemanticIndex : IDisposable
     }
 
     /// <summary>
+    /// An error of the stored data rather than of this code: SQLite's own (a damaged page, an altered schema) or a value
+    /// of the wrong kind where the schema promises another (a NULL or a blob in a NOT NULL text column of a rewritten
+    /// file: Microsoft.Data.Sqlite's reader throws InvalidOperationException / InvalidCastException / FormatException /
+    /// OverflowException for those; fuzz/crashes/index/). The NOT NULL columns are read through <see cref="Text"/> and
+    /// friends, which check first; the Source test is only a fallback (the JIT may inline the reader into our frames).
+    /// </summary>
+    private static bool IsStoreError(Exception e) =>
+        e is SqliteException
+        || (e is InvalidOperationException or InvalidCastException or FormatException or OverflowException
+            && e.Source == "Microsoft.Data.Sqlite");
+
+    /// <summary>
     /// A query on a file that opened but is damaged past the pages Open reads, or whose schema was altered (a column
     /// renamed): InvalidFormat naming the file, not a SqliteException (fuzz/crashes/index/).
     /// </summary>
-    private EmbeddingGemmaException Unreadable(SqliteException e) =>
+    private EmbeddingGemmaException Unreadable(Exception e) =>
         new(ErrorKind.InvalidFormat, $"Index file {Path} cannot be read as an index: {e.Message}", e) { FilePath = Path };
 
     /// <summary>The stored document, or null.</summary>
@@ -602,13 +615,13 @@ public sealed class SemanticIndex : IDisposable
                 {
                     return null;
                 }
-                return new SearchDocument(id, r.GetString(1))
+                return new SearchDocument(id, Text(r, 1))
                 {
                     Title = r.IsDBNull(0) ? null : r.GetString(0),
-                    Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, r.GetString(2)),
+                    Metadata = r.IsDBNull(2) ? null : ReadMetadata(id, Text(r, 2)),
                 };
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -628,10 +641,10 @@ public sealed class SemanticIndex : IDisposable
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
-                    ids.Add(r.GetString(0));
+                    ids.Add(Text(r, 0));
                 }
             }
-            catch (SqliteException e)
+            catch (Exception e) when (IsStoreError(e))
             {
                 throw Unreadable(e);
             }
@@ -677,7 +690,7 @@ public sealed class SemanticIndex : IDisposable
             var rows = VectorSearch(q, options, allowed, minScore, options.TopK);
             return Materialize(rows.Select(r => (r.Row, r.Score, (float?)r.Score, (double?)null)).ToList(), options.TopK);
         }
-        catch (SqliteException e)
+        catch (Exception e) when (IsStoreError(e))
         {
             throw Unreadable(e);
         }
@@ -739,7 +752,12 @@ public sealed class SemanticIndex : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT vector FROM chunks WHERE chunk_id = $id";
             cmd.Parameters.AddWithValue("$id", _rowChunk[row]);
-            var blob = (byte[])cmd.ExecuteScalar()!;
+            var blob = cmd.ExecuteScalar() as byte[];
+            if (blob is null || blob.Length != Dimension * sizeof(float))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{Path}: the vector of chunk {_rowChunk[row]} is missing or not {Dimension} floats (the file changed while open?).") { FilePath = Path };
+            }
             return MemoryMarshal.Cast<byte, float>(blob).ToArray();
         }
     }
@@ -785,11 +803,13 @@ public sealed class SemanticIndex : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = "SELECT generation, graph FROM ann_graph WHERE id = 1";
             using var r = cmd.ExecuteReader();
-            if (!r.Read() || _deadRows > 0 || r.GetInt64(0) != long.Parse(GetMeta("generation") ?? "-1", CultureInfo.InvariantCulture))
+            if (!r.Read() || _deadRows > 0 || r.IsDBNull(0) || r.GetValue(1) is not byte[] blob
+                || !long.TryParse(GetMeta("generation"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long generation)
+                || Int64(r, 0) != generation)
             {
                 return null;
             }
-            using var ms = new MemoryStream((byte[])r.GetValue(1));
+            using var ms = new MemoryStream(blob);
             var graph = HnswIndex.Load(ms, _vectors!, _options.Hnsw);
             return graph.Count == _vectors!.Count ? graph : null;
         }
@@ -845,7 +865,7 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && _alive[row])
+                if (_chunkRow.TryGetValue(Int64(r, 0), out int row) && _alive[row])
                 {
                     allowed[row] = true;
                 }
@@ -1003,9 +1023,9 @@ public sealed class SemanticIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read() && result.Count < limit)
             {
-                if (_chunkRow.TryGetValue(r.GetInt64(0), out int row) && allowed[row])
+                if (_chunkRow.TryGetValue(Int64(r, 0), out int row) && allowed[row])
                 {
-                    result.Add((row, r.GetDouble(1)));
+                    result.Add((row, Real(r, 1)));
                 }
             }
         }
@@ -1083,13 +1103,13 @@ public sealed class SemanticIndex : IDisposable
                 }
                 hits.Add(new SearchHit
                 {
-                    DocumentId = r.GetString(0),
-                    ChunkIndex = r.GetInt32(1),
-                    Start = r.GetInt32(2),
-                    End = r.GetInt32(3),
-                    Text = r.GetString(4),
+                    DocumentId = Text(r, 0),
+                    ChunkIndex = Int32(r, 1),
+                    Start = Int32(r, 2),
+                    End = Int32(r, 3),
+                    Text = Text(r, 4),
                     Title = r.IsDBNull(5) ? null : r.GetString(5),
-                    Metadata = r.IsDBNull(6) ? null : ReadMetadata(r.GetString(0), r.GetString(6)),
+                    Metadata = r.IsDBNull(6) ? null : ReadMetadata(Text(r, 0), Text(r, 6)),
                     Score = score,
                     Similarity = sim,
                     Bm25 = bm25,
@@ -1134,6 +1154,27 @@ public sealed class SemanticIndex : IDisposable
         cmd.Parameters.AddWithValue("$v", value);
         cmd.ExecuteNonQuery();
     }
+
+    // Readers for columns the schema declares NOT NULL: a file rewritten by another program (or by a fuzzer) can hold
+    // NULL there anyway; that is a damaged index (InvalidFormat naming the file and column), not a crash.
+    private string Text(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetString(i);
+
+    private long Int64(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetInt64(i);
+
+    private double Real(SqliteDataReader r, int i) => r.IsDBNull(i) ? throw NullValue(r, i) : r.GetDouble(i);
+
+    private int Int32(SqliteDataReader r, int i)
+    {
+        long v = Int64(r, i);
+        return v is >= int.MinValue and <= int.MaxValue ? (int)v
+            : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                $"Index file {Path} cannot be read as an index: column {r.GetName(i)} holds {v}, out of range.") { FilePath = Path };
+    }
+
+    private EmbeddingGemmaException NullValue(SqliteDataReader r, int i) =>
+        new(ErrorKind.InvalidFormat,
+            $"Index file {Path} cannot be read as an index: column {r.GetName(i)} holds NULL where a value is required (the file was altered or damaged).")
+        { FilePath = Path };
 
     private T Scalar<T>(string sql, SqliteTransaction? tx = null)
     {

@@ -7,7 +7,10 @@ namespace EmbeddingGemma.Embeddings;
 /// Microsoft.Extensions.AI embedding generator over an <see cref="EmbeddingGemmaModel"/>.
 /// <see cref="EmbeddingGenerationOptions.Dimensions"/> is the Matryoshka size; <c>AdditionalProperties</c> keys
 /// <c>prompt_name</c>, <c>prompt</c>, <c>task</c>, <c>title</c>, <c>normalize</c>, <c>truncate</c> map onto
-/// <see cref="EncodeOptions"/>. Usage carries the token counts.
+/// <see cref="EncodeOptions"/>. Usage carries the token counts. <see cref="EmbeddingGenerationOptions.ModelId"/> may be
+/// null or this generator's <see cref="ModelId"/> (case-insensitive); another model id is refused with
+/// <see cref="ErrorKind.InvalidArgument"/> (one generator serves one model; nothing is silently substituted). A
+/// <see cref="EmbeddingGenerationOptions.Dimensions"/> outside 1..model dimensions is refused the same way.
 /// </summary>
 public sealed class EmbeddingGemmaGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
@@ -58,6 +61,11 @@ public sealed class EmbeddingGemmaGenerator : IEmbeddingGenerator<string, Embedd
         if (options is null)
         {
             return o;
+        }
+        if (options.ModelId is { } requested && !string.Equals(requested, ModelId, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidArgument,
+                $"EmbeddingGenerationOptions.ModelId is '{requested}', but this generator serves model '{ModelId}'. Leave ModelId null or use '{ModelId}'.");
         }
         if (options.Dimensions is { } d)
         {

@@ -222,8 +222,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
                     var v = TokenizerVocabulary.FromGguf(weights.Files.Gguf!);
                     if (v is not null)
                     {
-                        tokenizer = new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
-                            v.BosId, v.EosId, v.UnknownId, v.PaddingId, v.AddBos, v.AddEos), new GemmaTokenizerOptions { EmbeddingRows = weights.Config.VocabSize });
+                        tokenizer = TokenizerFromGguf(v, weights.Config.VocabSize);
                     }
                 }
             }
@@ -265,8 +264,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
             var tokenizer = LoadTokenizer(tokenizerPath, weights.Summary, required: options.TokenizerPath is not null);
             if (tokenizer is null && weights.Files.Gguf is { } g && TokenizerVocabulary.FromGguf(g) is { } v)
             {
-                tokenizer = new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
-                    v.BosId, v.EosId, v.UnknownId, v.PaddingId, v.AddBos, v.AddEos), new GemmaTokenizerOptions { EmbeddingRows = weights.Config.VocabSize });
+                tokenizer = TokenizerFromGguf(v, weights.Config.VocabSize);
             }
             var prompts = folder is null ? null : ModelPrompts.ReadSentenceTransformersPrompts(folder);
             var maxSeq = folder is null ? int.MaxValue : ReadMaxSeqLength(folder) ?? int.MaxValue;
@@ -285,6 +283,19 @@ public sealed class EmbeddingGemmaModel : IDisposable
             weights?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The tokenizer of a GGUF vocabulary: <c>llama</c> (SentencePiece, merges from the scores) or <c>gemma4</c> (the
+    /// explicit <c>tokenizer.ggml.merges</c>, through the equivalent tokenizer.json; llama.cpp writes placeholder scores).
+    /// </summary>
+    private static GemmaTokenizer TokenizerFromGguf(TokenizerVocabulary v, int embeddingRows)
+    {
+        var options = new GemmaTokenizerOptions { EmbeddingRows = embeddingRows };
+        return v.Merges is not null
+            ? GemmaTokenizer.FromJson(v.ToTokenizerJson(), v.ToTokenizerConfigJson(), options)
+            : new GemmaTokenizer(new SentencePieceVocabulary(v.Tokens, v.Scores, v.TokenTypes.Select(t => (SentencePieceTokenType)t).ToArray(),
+                v.BosId, v.EosId, v.UnknownId, v.PaddingId, v.AddBos, v.AddEos), options);
     }
 
     private static bool LooksLikeHubId(string s) =>

@@ -17,6 +17,10 @@ public enum GgufTokenType
 /// The tokenizer vocabulary as GGUF carries it (<c>tokenizer.ggml.tokens/scores/token_type</c>, special ids, flags).
 /// Built from a Hugging Face tokenizer.json (BPE): a piece's score is minus the rank of the first merge that
 /// produces it, so "higher score merges first" (SentencePiece/llama.cpp) equals "lower rank merges first" (HF BPE).
+/// Two GGUF tokenizer models: <c>llama</c> (SentencePiece BPE, merges implied by the scores; EmbeddingGemma) and
+/// <c>gemma4</c> (EmbeddingGemma 2, llama.cpp's <c>Gemma4Model.set_vocab</c>: BPE with an explicit
+/// <c>tokenizer.ggml.merges</c> list of "a b" strings; llama.cpp's converter writes placeholder scores, so the merges,
+/// not the scores, define the merging).
 /// </summary>
 public sealed record TokenizerVocabulary(
     IReadOnlyList<string> Tokens,
@@ -27,8 +31,16 @@ public sealed record TokenizerVocabulary(
     int UnknownId,
     int PaddingId,
     bool AddBos = true,
-    bool AddEos = true)
+    bool AddEos = true,
+    string Model = TokenizerVocabulary.ModelLlama,
+    IReadOnlyList<string>? Merges = null)
 {
+    /// <summary><c>tokenizer.ggml.model</c> of a SentencePiece vocabulary (merges from scores).</summary>
+    public const string ModelLlama = "llama";
+
+    /// <summary><c>tokenizer.ggml.model</c> of the Gemma 4 tokenizer (BPE with <c>tokenizer.ggml.merges</c>; EmbeddingGemma 2).</summary>
+    public const string ModelGemma4 = "gemma4";
+
     /// <summary>Reads the vocabulary of a BPE tokenizer.json.</summary>
     public static TokenizerVocabulary FromTokenizerJson(string json, string source = "tokenizer.json")
     {
@@ -62,9 +74,12 @@ public sealed record TokenizerVocabulary(
             types[id] = piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece.EndsWith('>') ? (int)GgufTokenType.Byte : (int)GgufTokenType.Normal;
         }
         var rank = 0;
+        var merges = new List<string>();
         foreach (var m in model["merges"] as JsonArray ?? [])
         {
-            string merged = m is JsonArray pair ? (string)pair[0]! + (string)pair[1]! : ((string)m!).Replace(" ", "", StringComparison.Ordinal);
+            var text = m is JsonArray pair ? (string)pair[0]! + " " + (string)pair[1]! : (string)m!;
+            merges.Add(text);
+            string merged = m is JsonArray p2 ? (string)p2[0]! + (string)p2[1]! : text.Replace(" ", "", StringComparison.Ordinal);
             if (vocab[merged] is JsonNode idn)
             {
                 var id = (int)idn;
@@ -92,14 +107,20 @@ public sealed record TokenizerVocabulary(
             }
         }
         int Id(string piece, int fallback) => Array.IndexOf(tokens, piece) is var i && i >= 0 ? i : fallback;
-        return new TokenizerVocabulary(tokens, scores, types, Id("<bos>", 2), Id("<eos>", 1), Id(unkName, 3), Id("<pad>", 0));
+        return new TokenizerVocabulary(tokens, scores, types, Id("<bos>", 2), Id("<eos>", 1), Id(unkName, 3), Id("<pad>", 0), Merges: merges);
     }
 
-    /// <summary>Adds the tokenizer.ggml.* keys to a GGUF writer (model "llama" = SentencePiece, no space prefix).</summary>
+    /// <summary>
+    /// Adds the tokenizer.ggml.* keys to a GGUF writer (no space prefix): <see cref="Model"/>, tokens, scores, types,
+    /// special ids and flags, and for <c>gemma4</c> the merges (llama.cpp's <c>SpecialVocab(load_merges=True)</c>).
+    /// </summary>
     public void WriteTo(GgufWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.AddString("tokenizer.ggml.model", "llama")
+        var merges = Model == ModelGemma4
+            ? Merges ?? throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, "A gemma4 GGUF vocabulary needs its merges (tokenizer.ggml.merges).")
+            : null;
+        writer.AddString("tokenizer.ggml.model", Model)
             .AddStrings("tokenizer.ggml.tokens", Tokens)
             .AddFloats("tokenizer.ggml.scores", Scores)
             .AddInts("tokenizer.ggml.token_type", TokenTypes)
@@ -110,6 +131,10 @@ public sealed record TokenizerVocabulary(
             .AddBool("tokenizer.ggml.add_bos_token", AddBos)
             .AddBool("tokenizer.ggml.add_eos_token", AddEos)
             .AddBool("tokenizer.ggml.add_space_prefix", false);
+        if (merges is not null)
+        {
+            writer.AddStrings("tokenizer.ggml.merges", merges);
+        }
     }
 
     /// <summary>
@@ -129,7 +154,7 @@ public sealed record TokenizerVocabulary(
         }
         bool Mergeable(int id) => TokenTypes[id] is (int)GgufTokenType.Normal or (int)GgufTokenType.UserDefined;
         var candidates = new List<(float Score, int Id, int Split, string A, string B)>();
-        for (var id = 0; id < Tokens.Count; id++)
+        for (var id = 0; Merges is null && id < Tokens.Count; id++)
         {
             var piece = Tokens[id];
             if (!Mergeable(id) || piece.Length < 2)
@@ -213,10 +238,20 @@ public sealed record TokenizerVocabulary(
                 ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = Tokens[UnknownId], ["continuing_subword_prefix"] = null,
                 ["end_of_word_suffix"] = null, ["fuse_unk"] = true, ["byte_fallback"] = true, ["ignore_merges"] = false,
                 ["vocab"] = vocab,
-                ["merges"] = new JsonArray(candidates.Select(c => (JsonNode)new JsonArray(c.A, c.B)).ToArray()),
+                // explicit merges (gemma4) as given, else those implied by the scores
+                ["merges"] = Merges is { } given
+                    ? new JsonArray(given.Select(SplitMerge).Select(m => (JsonNode)new JsonArray(m.A, m.B)).ToArray())
+                    : new JsonArray(candidates.Select(c => (JsonNode)new JsonArray(c.A, c.B)).ToArray()),
             },
         };
         return root.ToJsonString();
+    }
+
+    /// <summary>Splits a GGUF merge "a b" at its first space after the first character (as llama.cpp's BPE loader does).</summary>
+    private static (string A, string B) SplitMerge(string merge)
+    {
+        var at = merge.Length > 1 ? merge.IndexOf(' ', 1) : -1;
+        return at > 0 ? (merge[..at], merge[(at + 1)..]) : throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"tokenizer.ggml.merges: '{merge}' is not two pieces separated by a space.");
     }
 
     /// <summary>tokenizer_config.json carrying this vocabulary's add_bos/add_eos flags.</summary>
@@ -247,9 +282,23 @@ public sealed record TokenizerVocabulary(
         {
             throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{gguf.Path}: tokenizer.ggml.tokens/scores/token_type lengths differ ({tokens.Length}/{scores.Length}/{types.Length}).") { FilePath = gguf.Path };
         }
+        var model = gguf.TryGetString("tokenizer.ggml.model") ?? ModelLlama;
+        var merges = gguf.TryGetArray<string>("tokenizer.ggml.merges");
+        if (model == ModelGemma4 && merges is null)
+        {
+            throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{gguf.Path}: tokenizer.ggml.model is gemma4 (BPE) but tokenizer.ggml.merges is missing.") { FilePath = gguf.Path };
+        }
+        foreach (var m in merges ?? [])
+        {
+            if (m is null || m.Length < 3 || m.IndexOf(' ', 1) < 0)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{gguf.Path}: tokenizer.ggml.merges entry '{m}' is not two pieces separated by a space.") { FilePath = gguf.Path };
+            }
+        }
         return new TokenizerVocabulary(tokens, scores, types,
             (int)(gguf.TryGetUInt("tokenizer.ggml.bos_token_id") ?? 2), (int)(gguf.TryGetUInt("tokenizer.ggml.eos_token_id") ?? 1),
             (int)(gguf.TryGetUInt("tokenizer.ggml.unknown_token_id") ?? 3), (int)(gguf.TryGetUInt("tokenizer.ggml.padding_token_id") ?? 0),
-            gguf.TryGetBool("tokenizer.ggml.add_bos_token") ?? true, gguf.TryGetBool("tokenizer.ggml.add_eos_token") ?? true);
+            gguf.TryGetBool("tokenizer.ggml.add_bos_token") ?? true, gguf.TryGetBool("tokenizer.ggml.add_eos_token") ?? true,
+            model, model == ModelGemma4 ? merges : null);
     }
 }

@@ -13,8 +13,11 @@ public sealed record CheckpointTensor(string Name, long[] Shape, float[] Values)
 /// <c>3_Dense.linear.weight</c>, tokenizer files) that can be written as a Hugging Face / sentence-transformers folder
 /// or as a GGUF of arch <c>gemma-embedding</c>. <see cref="RandomModel"/> makes one; <c>convert</c> reads one.
 /// </summary>
-public sealed class ModelCheckpoint
+public sealed class ModelCheckpoint : IModelCheckpoint
 {
+    /// <inheritdoc />
+    public string Architecture => EmbeddingGemmaModel.ArchitectureV1;
+
     public required GemmaConfig Config { get; init; }
     public required IReadOnlyList<CheckpointTensor> Tensors { get; init; }
 
@@ -46,28 +49,18 @@ public sealed class ModelCheckpoint
             Tensors.Where(t => !t.Name.Contains("_Dense.", StringComparison.Ordinal)).Select(t => new TensorToWrite(t.Name, dtype, t.Shape, t.Values)));
         var h = Config.HiddenSize;
         var modules = new JsonArray(
-            Module(0, "0", "", "sentence_transformers.models.Transformer"),
-            Module(1, "1", "1_Pooling", "sentence_transformers.models.Pooling"));
-        WriteJson(Path.Combine(folder, "1_Pooling", "config.json"), new JsonObject
-        {
-            ["word_embedding_dimension"] = h,
-            ["pooling_mode_cls_token"] = false,
-            ["pooling_mode_mean_tokens"] = true,
-            ["pooling_mode_max_tokens"] = false,
-            ["pooling_mode_mean_sqrt_len_tokens"] = false,
-            ["pooling_mode_weightedmean_tokens"] = false,
-            ["pooling_mode_lasttoken"] = false,
-            ["include_prompt"] = true,
-        });
+            CheckpointFiles.Module(0, "", "sentence_transformers.models.Transformer"),
+            CheckpointFiles.Module(1, "1_Pooling", "sentence_transformers.models.Pooling"));
+        CheckpointFiles.WriteMeanPooling(folder, h, writeEmbeddingDimension: false);
         var inter = DenseIntermediate;
         if (inter > 0)
         {
-            modules.Add((JsonNode)Module(2, "2", "2_Dense", "sentence_transformers.models.Dense"));
-            modules.Add((JsonNode)Module(3, "3", "3_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)CheckpointFiles.Module(2, "2_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)CheckpointFiles.Module(3, "3_Dense", "sentence_transformers.models.Dense"));
             foreach (var (dir, name, fin, fout) in new[] { ("2_Dense", TensorNameMap.Dense2Hf, h, inter), ("3_Dense", TensorNameMap.Dense3Hf, inter, h) })
             {
                 Directory.CreateDirectory(Path.Combine(folder, dir));
-                WriteJson(Path.Combine(folder, dir, "config.json"), new JsonObject
+                CheckpointFiles.WriteJson(Path.Combine(folder, dir, "config.json"), new JsonObject
                 {
                     ["in_features"] = fin,
                     ["out_features"] = fout,
@@ -78,36 +71,12 @@ public sealed class ModelCheckpoint
                 SafetensorsWriter.Write(Path.Combine(folder, dir, "model.safetensors"), [new TensorToWrite("linear.weight", dtype, t.Shape, t.Values)]);
             }
         }
-        modules.Add((JsonNode)Module(modules.Count, modules.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
+        modules.Add((JsonNode)CheckpointFiles.Module(modules.Count, $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
         Directory.CreateDirectory(Path.Combine(folder, $"{modules.Count - 1}_Normalize"));
-        File.WriteAllText(Path.Combine(folder, "modules.json"), modules.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        WriteJson(Path.Combine(folder, "sentence_bert_config.json"), new JsonObject { ["max_seq_length"] = Config.MaxPositionEmbeddings, ["do_lower_case"] = false });
-        var prompts = new JsonObject();
-        foreach (var (k, v) in Prompts)
-        {
-            prompts[k] = v;
-        }
-        WriteJson(Path.Combine(folder, "config_sentence_transformers.json"), new JsonObject
-        {
-            ["model_type"] = "SentenceTransformer",
-            ["__version__"] = new JsonObject { ["sentence_transformers"] = "5.1.0", ["transformers"] = "4.57.0", ["pytorch"] = "2.8.0" },
-            ["prompts"] = prompts,
-            ["default_prompt_name"] = null,
-            ["similarity_fn_name"] = "cosine",
-        });
-        if (TokenizerJson is not null)
-        {
-            File.WriteAllText(Path.Combine(folder, "tokenizer.json"), TokenizerJson);
-            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), TokenizerConfigJson ?? SyntheticTokenizer.CreateConfigJson());
-        }
-
-        static JsonObject Module(int idx, string name, string path, string type) => new() { ["idx"] = idx, ["name"] = name, ["path"] = path, ["type"] = type };
-    }
-
-    private static void WriteJson(string path, JsonNode node)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        CheckpointFiles.WriteJson(Path.Combine(folder, "modules.json"), modules);
+        CheckpointFiles.WriteJson(Path.Combine(folder, "sentence_bert_config.json"), new JsonObject { ["max_seq_length"] = Config.MaxPositionEmbeddings, ["do_lower_case"] = false });
+        CheckpointFiles.WriteSentenceTransformersConfig(folder, Prompts, "5.1.0", "4.57.0", "2.8.0");
+        CheckpointFiles.WriteTokenizer(folder, TokenizerJson, TokenizerConfigJson);
     }
 
     /// <summary>
@@ -151,21 +120,7 @@ public sealed class ModelCheckpoint
             w.AddUInt32($"{a}.dense_2_feat_in", (uint)c.HiddenSize).AddUInt32($"{a}.dense_2_feat_out", (uint)inter)
                 .AddUInt32($"{a}.dense_3_feat_in", (uint)inter).AddUInt32($"{a}.dense_3_feat_out", (uint)c.HiddenSize);
         }
-        if (TokenizerJson is not null)
-        {
-            var vocab = TokenizerVocabulary.FromTokenizerJson(TokenizerJson);
-            if (vocab.Tokens.Count > c.VocabSize)
-            {
-                // Extra added tokens beyond the embedding table (e.g. <image_soft_token> 262144) are not written.
-                vocab = vocab with
-                {
-                    Tokens = vocab.Tokens.Take(c.VocabSize).ToArray(),
-                    Scores = vocab.Scores.Take(c.VocabSize).ToArray(),
-                    TokenTypes = vocab.TokenTypes.Take(c.VocabSize).ToArray(),
-                };
-            }
-            vocab.WriteTo(w);
-        }
+        CheckpointFiles.AddVocabulary(w, TokenizerJson, c.VocabSize, TokenizerVocabulary.ModelLlama);
         foreach (var t in Tensors)
         {
             var gname = TensorNameMap.ToGguf(t.Name);

@@ -31,19 +31,8 @@ public static class RandomModel
     public static ModelCheckpoint Create(string shape = "tiny", int seed = 42, Func<GemmaConfig, GemmaConfig>? configure = null,
         string? tokenizerJsonPath = null, int? denseIntermediate = null)
     {
-        string? tokJson = null;
-        string? tokConfig = null;
-        if (tokenizerJsonPath is not null)
-        {
-            if (!File.Exists(tokenizerJsonPath))
-            {
-                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Tokenizer file not found: {tokenizerJsonPath}") { FilePath = tokenizerJsonPath };
-            }
-            tokJson = File.ReadAllText(tokenizerJsonPath);
-        }
-        tokJson ??= SyntheticTokenizer.CreateJson();
-        tokConfig ??= SyntheticTokenizer.CreateConfigJson();
-        var vocabCount = TokenizerVocabulary.FromTokenizerJson(tokJson).Tokens.Count;
+        var (tokJson, vocabCount) = CheckpointFiles.RandomModelTokenizer(tokenizerJsonPath);
+        var tokConfig = SyntheticTokenizer.CreateConfigJson();
         var baseConfig = shape switch
         {
             "tiny" => TinyConfig(vocabCount),

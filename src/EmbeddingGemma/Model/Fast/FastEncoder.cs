@@ -159,40 +159,21 @@ public sealed class FastEncoder
             }
         }
         // Longest first, stable: chunks of whole sequences up to _chunkTokens tokens.
-        var order = Enumerable.Range(0, sequences.Count).OrderByDescending(i => sequences[i].Length).ToArray();
+        var chunks = PackedChunk.Plan(sequences, _chunkTokens, out var order, out var total);
         lock (_gate)
         {
-            var start = 0;
-            while (start < order.Length)
+            foreach (var (start, end, tokens) in chunks)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var end = start;
-                var tokens = 0;
-                while (end < order.Length && (end == start || tokens + sequences[order[end]].Length <= _chunkTokens))
-                {
-                    tokens += sequences[order[end]].Length;
-                    end++;
-                }
-                var ws = _ws is { } w && w.Tokens >= tokens ? w : _ws = new Workspace(s, Math.Max(tokens, Math.Min(_chunkTokens, TotalTokens(sequences))));
+                var ws = _ws is { } w && w.Tokens >= tokens ? w : _ws = new Workspace(s, Math.Max(tokens, Math.Min(_chunkTokens, total)));
                 ws.SetChunk(sequences, order.AsSpan(start, end - start), tokens);
                 RunChunk(ws, cancellationToken);
                 for (var c = 0; c < ws.Count; c++)
                 {
                     ws.Pooled.AsSpan(c * h, h).CopyTo(pooled.Slice(ws.Index[c] * h, h));
                 }
-                start = end;
             }
         }
-    }
-
-    private static int TotalTokens(IReadOnlyList<ReadOnlyMemory<int>> sequences)
-    {
-        var t = 0;
-        foreach (var q in sequences)
-        {
-            t += q.Length;
-        }
-        return t;
     }
 
     private void RunChunk(Workspace ws, CancellationToken ct)
@@ -364,12 +345,12 @@ public sealed class FastEncoder
         }
     });
 
-    /// <summary>Activation buffers for up to <see cref="Tokens"/> packed tokens.</summary>
-    private sealed class Workspace
+    /// <summary>Activation buffers for up to <see cref="PackedChunk.Tokens"/> packed tokens.</summary>
+    private sealed class Workspace : PackedChunk
     {
         public Workspace(FastEncoderShape s, int tokens)
+            : base(tokens)
         {
-            Tokens = tokens;
             int h = s.HiddenSize, qd = s.Heads * s.HeadDim, kvd = s.KvHeads * s.HeadDim, f = s.IntermediateSize;
             Hidden = new float[tokens * h];
             X = new float[tokens * Math.Max(h, qd)];
@@ -380,17 +361,9 @@ public sealed class FastEncoder
             Attn = new float[tokens * qd];
             Gate = new float[tokens * f];
             Up = new float[tokens * f];
-            Ids = new int[tokens];
-            Position = new int[tokens];
-            Offset = new int[tokens];
-            Length = new int[tokens];
-            Index = new int[tokens];
-            BlockStart = new int[tokens];
-            BlockSequence = new int[tokens];
             Pooled = new float[tokens * h];
         }
 
-        public int Tokens { get; }
         public float[] Hidden { get; }
         public float[] X { get; }
         public float[] Q { get; }
@@ -401,41 +374,5 @@ public sealed class FastEncoder
         public float[] Gate { get; }
         public float[] Up { get; }
         public float[] Pooled { get; }
-        public int[] Ids { get; }
-        public int[] Position { get; }
-        public int[] Offset { get; }
-        public int[] Length { get; }
-        public int[] Index { get; }
-        public int[] BlockStart { get; }
-        public int[] BlockSequence { get; }
-        public int Count { get; private set; }
-        public int TokenCount { get; private set; }
-        public int BlockTotal { get; private set; }
-
-        public void SetChunk(IReadOnlyList<ReadOnlyMemory<int>> sequences, ReadOnlySpan<int> order, int tokens)
-        {
-            Count = order.Length;
-            TokenCount = tokens;
-            var off = 0;
-            var blocks = 0;
-            for (var c = 0; c < order.Length; c++)
-            {
-                var ids = sequences[order[c]].Span;
-                Index[c] = order[c];
-                Offset[c] = off;
-                Length[c] = ids.Length;
-                ids.CopyTo(Ids.AsSpan(off));
-                for (var p = 0; p < ids.Length; p++)
-                {
-                    Position[off + p] = p;
-                }
-                BlockStart[c] = blocks;
-                var nb = TiledAttention.BlockCount(ids.Length);
-                BlockSequence.AsSpan(blocks, nb).Fill(c);
-                blocks += nb;
-                off += ids.Length;
-            }
-            BlockTotal = blocks;
-        }
     }
 }

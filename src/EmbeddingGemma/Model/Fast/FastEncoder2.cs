@@ -97,21 +97,12 @@ public sealed class FastEncoder2 : ISequenceEncoder
         {
             ReferenceEncoder2.ValidateIds(_c, q.Span);
         }
-        var order = Enumerable.Range(0, sequences.Count).OrderByDescending(i => sequences[i].Length).ToArray();
+        var chunks = PackedChunk.Plan(sequences, _chunkTokens, out var order, out var total);
         lock (_gate)
         {
-            var start = 0;
-            while (start < order.Length)
+            foreach (var (start, end, tokens) in chunks)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var end = start;
-                var tokens = 0;
-                while (end < order.Length && (end == start || tokens + sequences[order[end]].Length <= _chunkTokens))
-                {
-                    tokens += sequences[order[end]].Length;
-                    end++;
-                }
-                var total = sequences.Sum(q => q.Length);
                 var ws = _ws is { } w && w.Tokens >= tokens ? w : _ws = new Workspace(this, Math.Max(tokens, Math.Min(_chunkTokens, total)));
                 ws.SetChunk(sequences, order.AsSpan(start, end - start), tokens);
                 RunChunk(ws, cancellationToken);
@@ -119,7 +110,6 @@ public sealed class FastEncoder2 : ISequenceEncoder
                 {
                     ws.Output.AsSpan(c * e, e).CopyTo(pooled.Slice(ws.Index[c] * e, e));
                 }
-                start = end;
             }
         }
     }
@@ -274,14 +264,14 @@ public sealed class FastEncoder2 : ISequenceEncoder
         }
     });
 
-    /// <summary>Activation buffers for up to <see cref="Tokens"/> packed tokens, allocated once and reused (nothing per token).</summary>
-    private sealed class Workspace
+    /// <summary>Activation buffers for up to <see cref="PackedChunk.Tokens"/> packed tokens, allocated once and reused (nothing per token).</summary>
+    private sealed class Workspace : PackedChunk
     {
         public Workspace(FastEncoder2 e, int tokens)
+            : base(tokens)
         {
             var c = e._c;
             int d = c.HiddenSize, f = c.IntermediateSize, p = c.HiddenSizePerLayerInput;
-            Tokens = tokens;
             X0 = new float[tokens * d];
             Hidden = new float[tokens * d];
             X = new float[tokens * Math.Max(d, e._maxQ)];
@@ -296,45 +286,8 @@ public sealed class FastEncoder2 : ISequenceEncoder
             G = new float[tokens * p];
             Pooled = new float[tokens * d];
             Output = new float[tokens * c.EmbeddingDim];
-            Ids = new int[tokens];
-            Position = new int[tokens];
-            Offset = new int[tokens];
-            Length = new int[tokens];
-            Index = new int[tokens];
-            BlockStart = new int[tokens];
-            BlockSequence = new int[tokens];
         }
 
-        public void SetChunk(IReadOnlyList<ReadOnlyMemory<int>> sequences, ReadOnlySpan<int> order, int tokens)
-        {
-            TokenCount = tokens;
-            Count = order.Length;
-            var off = 0;
-            var blocks = 0;
-            for (var s = 0; s < order.Length; s++)
-            {
-                var ids = sequences[order[s]].Span;
-                Index[s] = order[s];
-                Offset[s] = off;
-                Length[s] = ids.Length;
-                ids.CopyTo(Ids.AsSpan(off));
-                for (var q = 0; q < ids.Length; q++)
-                {
-                    Position[off + q] = q;
-                }
-                BlockStart[s] = blocks;
-                var nb = TiledAttention.BlockCount(ids.Length);
-                BlockSequence.AsSpan(blocks, nb).Fill(s);
-                blocks += nb;
-                off += ids.Length;
-            }
-            BlockTotal = blocks;
-        }
-
-        public int Tokens { get; }
-        public int TokenCount { get; private set; }
-        public int Count { get; private set; }
-        public int BlockTotal { get; private set; }
         public float[] X0 { get; }
         public float[] Hidden { get; }
         public float[] X { get; }
@@ -349,12 +302,5 @@ public sealed class FastEncoder2 : ISequenceEncoder
         public float[] G { get; }
         public float[] Pooled { get; }
         public float[] Output { get; }
-        public int[] Ids { get; }
-        public int[] Position { get; }
-        public int[] Offset { get; }
-        public int[] Length { get; }
-        public int[] Index { get; }
-        public int[] BlockStart { get; }
-        public int[] BlockSequence { get; }
     }
 }

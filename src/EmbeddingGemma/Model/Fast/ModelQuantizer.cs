@@ -17,7 +17,12 @@ public enum QuantizationScheme
     Mixed,
 }
 
-/// <summary>Writes quantized GGUF files (llama.cpp-loadable, arch gemma-embedding) from a HF folder or a GGUF.</summary>
+/// <summary>
+/// Writes quantized GGUF files (llama.cpp-loadable: arch gemma-embedding, or gemma-embedding2 for EmbeddingGemma 2)
+/// from a HF folder or a GGUF of either architecture. As llama.cpp's quantizer does (llama-quant.cpp): 1-D tensors
+/// (norms, EmbeddingGemma 2's <c>blk.N.layer_output_scale.weight</c>) stay F32, and <c>per_layer_model_proj</c> is not
+/// quantized ("these are not too big so keep them as it is"): it stays BF16, the type of the released file.
+/// </summary>
 public static class ModelQuantizer
 {
     /// <summary>Parses <c>q8_0|q4_0|mixed</c>.</summary>
@@ -29,10 +34,17 @@ public static class ModelQuantizer
         _ => throw new EmbeddingGemmaException(ErrorKind.InvalidArgument, $"Unknown quantization type '{text}': expected q8_0, q4_0 or mixed."),
     };
 
-    /// <summary>The storage type of GGUF tensor <paramref name="ggufName"/> under <paramref name="scheme"/> (norms are kept F32 by the writer).</summary>
+    /// <summary>EmbeddingGemma 2's per-layer-embedding projection (GGUF name), which llama.cpp never quantizes.</summary>
+    public const string PleModelProjection = "per_layer_model_proj.weight";
+
+    /// <summary>The storage type of GGUF matrix <paramref name="ggufName"/> under <paramref name="scheme"/> (1-D tensors are kept F32 by the writers).</summary>
     public static GgmlType TypeFor(QuantizationScheme scheme, string ggufName)
     {
         ArgumentNullException.ThrowIfNull(ggufName);
+        if (ggufName == PleModelProjection)
+        {
+            return GgmlType.BF16;
+        }
         return scheme switch
         {
             QuantizationScheme.Q8_0 => GgmlType.Q8_0,
@@ -46,7 +58,7 @@ public static class ModelQuantizer
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
-        var ckpt = ModelCheckpoint.Read(model);
+        var ckpt = ModelCheckpoints.Read(model);
         var fileType = scheme == QuantizationScheme.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q4_0;
         var dir = Path.GetDirectoryName(Path.GetFullPath(outputPath));
         if (!string.IsNullOrEmpty(dir))

@@ -12,8 +12,11 @@ namespace EmbeddingGemma.Model.V2;
 /// written as a Hugging Face / sentence-transformers folder (spec2 §3, §5.1) or as a GGUF of arch
 /// <c>gemma-embedding2</c> (spec2 §5.2, §11.4). <see cref="RandomModel2"/> makes one.
 /// </summary>
-public sealed class ModelCheckpoint2
+public sealed class ModelCheckpoint2 : IModelCheckpoint
 {
+    /// <inheritdoc />
+    public string Architecture => EmbeddingGemmaModel.ArchitectureV2;
+
     public required EmbeddingGemma2Config Config { get; init; }
     public required IReadOnlyList<CheckpointTensor> Tensors { get; init; }
 
@@ -46,49 +49,14 @@ public sealed class ModelCheckpoint2
                 // layer_scalar is a float32 buffer; norms keep the folder dtype like the rest (HF-CONV --text_dtype).
                 t.Name.EndsWith("layer_scalar", StringComparison.Ordinal) ? GgmlType.F32 : dtype, t.Shape, t.Values)));
         var modules = new JsonArray(
-            Module(0, "0", "", "sentence_transformers.base.modules.transformer.Transformer"),
-            Module(1, "1", "1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"),
-            Module(2, "2", "2_Normalize", "sentence_transformers.base.modules.normalize.Normalize"));
-        File.WriteAllText(Path.Combine(folder, "modules.json"), modules.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        WriteJson(Path.Combine(folder, "1_Pooling", "config.json"), new JsonObject
-        {
-            ["embedding_dimension"] = Config.EmbeddingDim,
-            ["word_embedding_dimension"] = Config.EmbeddingDim,
-            ["pooling_mode_cls_token"] = false,
-            ["pooling_mode_mean_tokens"] = true,
-            ["pooling_mode_max_tokens"] = false,
-            ["pooling_mode_mean_sqrt_len_tokens"] = false,
-            ["pooling_mode_weightedmean_tokens"] = false,
-            ["pooling_mode_lasttoken"] = false,
-            ["include_prompt"] = true,
-        });
+            CheckpointFiles.Module(0, "", "sentence_transformers.base.modules.transformer.Transformer"),
+            CheckpointFiles.Module(1, "1_Pooling", "sentence_transformers.sentence_transformer.modules.pooling.Pooling"),
+            CheckpointFiles.Module(2, "2_Normalize", "sentence_transformers.base.modules.normalize.Normalize"));
+        CheckpointFiles.WriteJson(Path.Combine(folder, "modules.json"), modules);
+        CheckpointFiles.WriteMeanPooling(folder, Config.EmbeddingDim, writeEmbeddingDimension: true);
         Directory.CreateDirectory(Path.Combine(folder, "2_Normalize"));
-        var prompts = new JsonObject();
-        foreach (var (k, v) in Prompts)
-        {
-            prompts[k] = v;
-        }
-        WriteJson(Path.Combine(folder, "config_sentence_transformers.json"), new JsonObject
-        {
-            ["model_type"] = "SentenceTransformer",
-            ["__version__"] = new JsonObject { ["sentence_transformers"] = "6.1.0", ["transformers"] = "5.19.0", ["pytorch"] = "2.9.0" },
-            ["prompts"] = prompts,
-            ["default_prompt_name"] = null,
-            ["similarity_fn_name"] = "cosine",
-        });
-        if (TokenizerJson is not null)
-        {
-            File.WriteAllText(Path.Combine(folder, "tokenizer.json"), TokenizerJson);
-            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), TokenizerConfigJson ?? SyntheticTokenizer.CreateConfigJson());
-        }
-
-        static JsonObject Module(int idx, string name, string path, string type) => new() { ["idx"] = idx, ["name"] = name, ["path"] = path, ["type"] = type };
-    }
-
-    private static void WriteJson(string path, JsonNode node)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        CheckpointFiles.WriteSentenceTransformersConfig(folder, Prompts, "6.1.0", "5.19.0", "2.9.0");
+        CheckpointFiles.WriteTokenizer(folder, TokenizerJson, TokenizerConfigJson);
     }
 
     /// <summary>
@@ -148,20 +116,8 @@ public sealed class ModelCheckpoint2
             .AddFloat32($"{a}.rope.freq_base", (float)c.LayerRopeTheta(full.FirstOrDefault(c.NumHiddenLayers - 1)))
             .AddFloat32($"{a}.rope.freq_base_swa", (float)(sliding.Length > 0 ? c.LayerRopeTheta(sliding[0]) : 10_000.0))
             .AddUInt32($"{a}.pooling_type", 1);
-        if (TokenizerJson is not null)
-        {
-            var vocab = TokenizerVocabulary.FromTokenizerJson(TokenizerJson);
-            if (vocab.Tokens.Count > c.VocabSize)
-            {
-                vocab = vocab with
-                {
-                    Tokens = vocab.Tokens.Take(c.VocabSize).ToArray(),
-                    Scores = vocab.Scores.Take(c.VocabSize).ToArray(),
-                    TokenTypes = vocab.TokenTypes.Take(c.VocabSize).ToArray(),
-                };
-            }
-            vocab.WriteTo(w);
-        }
+        // tokenizer model gemma4 with its explicit merges (llama.cpp Gemma4Model.set_vocab)
+        CheckpointFiles.AddVocabulary(w, TokenizerJson, c.VocabSize, TokenizerVocabulary.ModelGemma4);
         foreach (var t in Tensors.Where(t => IsTextTensor(t.Name)))
         {
             var gname = TensorNameMap.ToGguf2(t.Name);

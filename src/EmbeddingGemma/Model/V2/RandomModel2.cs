@@ -36,17 +36,7 @@ public static class RandomModel2
     public static ModelCheckpoint2 Create(string shape = "tiny", int seed = 42, Func<EmbeddingGemma2Config, EmbeddingGemma2Config>? configure = null,
         string? tokenizerJsonPath = null, IReadOnlyList<string>? multimodalStubs = null)
     {
-        string? tokJson = null;
-        if (tokenizerJsonPath is not null)
-        {
-            if (!File.Exists(tokenizerJsonPath))
-            {
-                throw new EmbeddingGemmaException(ErrorKind.NotFound, $"Tokenizer file not found: {tokenizerJsonPath}") { FilePath = tokenizerJsonPath };
-            }
-            tokJson = File.ReadAllText(tokenizerJsonPath);
-        }
-        tokJson ??= SyntheticTokenizer.CreateJson();
-        var vocabCount = TokenizerVocabulary.FromTokenizerJson(tokJson).Tokens.Count;
+        var (tokJson, vocabCount) = CheckpointFiles.RandomModelTokenizer(tokenizerJsonPath);
         var baseConfig = shape switch
         {
             "tiny" => TinyConfig(vocabCount),
