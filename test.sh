@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: fetches test assets, builds, runs every test project, prints one summary line.
+# The test command: fetches test assets, builds, packs the NuGet packages (scripts/pack.sh), runs every test project,
+# prints one summary line.
 # Usage: ./test.sh [extra dotnet test args, e.g. --filter FullyQualifiedName~Tokenizer]
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -8,6 +9,8 @@ scripts/fetch-assets.sh || { echo "test.sh: fetching test assets failed" >&2; ex
 dotnet build EmbeddingGemma.slnx -c Release -nologo -v q || { echo "test.sh: build failed" >&2; exit 1; }
 # the TorchSharp oracle's loader fix (also run by that project's build; idempotent): training.md, GLIBCXX_3.4.32
 python3 scripts/fix-libtorchsharp.py tests/EmbeddingGemma.Training.Oracle.Tests/bin || { echo "test.sh: fixing libLibTorchSharp.so failed" >&2; exit 1; }
+# the NuGet packages into the local feed artifacts/packages (once; tests/EmbeddingGemma.Packaging.Tests installs and inspects them)
+scripts/pack.sh --no-build || { echo "test.sh: packing failed" >&2; exit 1; }
 log=$(mktemp)
 dotnet test EmbeddingGemma.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

@@ -3,7 +3,7 @@ using EmbeddingGemma.Model;
 namespace EmbeddingGemma.Training;
 
 /// <summary>
-/// One trainable tensor: its Hugging Face name (as <see cref="TensorNameMap"/> spells it), shape, fp32 values (updated in
+/// One trainable tensor: its Hugging Face name (as <see cref="EmbeddingGemma.Formats.TensorNameMap"/> spells it), shape, fp32 values (updated in
 /// place by the optimizer) and whether it is an RMSNorm weight (stored zero-centred, HF's <c>w</c>, not <c>1 + w</c>;
 /// excluded from weight decay unless asked). <see cref="Trainable"/> false: frozen (no gradient, no optimizer state).
 /// </summary>
@@ -16,7 +16,7 @@ public sealed record TrainableTensor(string Name, int[] Shape, float[] Values, b
 /// The seam between the trainer and an encoder with a backward pass: "embed, loss on embeddings, backprop per chunk"
 /// (training.md, loss 4). The trainer (1) calls <see cref="Embed"/> on every text of a batch, (2) computes the loss and
 /// G = ∂L/∂Y on the unit vectors, (3) calls <see cref="Backward"/> per mini-batch, which re-runs the forward with
-/// activations (exact: the model has no dropout) and adds ∂L/∂θ into <paramref name="gradients"/> (same order and sizes
+/// activations (exact: the model has no dropout) and adds ∂L/∂θ into <c>gradients</c> (same order and sizes
 /// as <see cref="Tensors"/>; entries of frozen tensors may be empty arrays). Sequences are token ids with the prompt and
 /// &lt;bos&gt;/&lt;eos&gt; already applied. Implementations: the fp32 fast encoder (<c>Fast/</c>) and an fp64 reference adapter.
 /// </summary>

@@ -8,8 +8,8 @@ public readonly record struct EncodingProgress(int Done, int Total, string Promp
 
 /// <summary>
 /// Encodes each distinct (prompt name, text) once at the generator's full size and keeps the vector, so evaluating
-/// several Matryoshka sizes costs one encoding pass: <see cref="GetAsync"/> truncates to the requested size and
-/// L2-renormalises. The prompt travels as <c>EmbeddingGenerationOptions.AdditionalProperties["prompt_name"]</c>
+/// several Matryoshka sizes costs one encoding pass: <see cref="GetFullAsync"/> returns the full vectors and
+/// <see cref="Truncate"/> cuts them to the requested size and L2-renormalises. The prompt travels as <c>EmbeddingGenerationOptions.AdditionalProperties["prompt_name"]</c>
 /// (sentence-transformers' prompt names: Retrieval-query, Retrieval-document, STS, Classification, ...).
 /// </summary>
 public sealed class EmbeddingCache

@@ -1,6 +1,7 @@
 namespace EmbeddingGemma.Search.Clustering;
 
 /// <summary>What <see cref="ClusterPlot.SavePng"/> did about fonts.</summary>
+/// <param name="Path">The PNG file written.</param>
 /// <param name="FontFile">The font file used for labels (null: ScottPlot's default font).</param>
 /// <param name="LabelsReplacedByIndex">True when labels needed glyphs (e.g. CJK) that no available font has, so point numbers were drawn instead.</param>
 public sealed record PlotOutcome(string Path, string? FontFile, bool LabelsReplacedByIndex);

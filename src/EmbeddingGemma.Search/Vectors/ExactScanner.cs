@@ -12,6 +12,9 @@ public static class ExactScanner
     /// <summary>Rows per parallel block below which the scan stays on one thread.</summary>
     private const int MinRowsPerThread = 4096;
 
+    /// <param name="matrix">The stored vectors, one row each.</param>
+    /// <param name="query">The query vector (same dimension as the rows).</param>
+    /// <param name="k">How many best rows to return.</param>
     /// <param name="allowed">When given, only rows with allowed[row] = true are scored (deleted rows, metadata filters).</param>
     /// <param name="minScore">Rows scoring below it are dropped (the search threshold).</param>
     /// <param name="maxThreads">Threads to use; 0 = Environment.ProcessorCount.</param>

@@ -10,7 +10,12 @@ namespace EmbeddingGemma.Search.Vectors;
 /// </summary>
 public static class SyntheticVectors
 {
+    /// <param name="count">Number of vectors.</param>
+    /// <param name="dimension">Dimension of each vector.</param>
+    /// <param name="clusters">Number of mixture components.</param>
+    /// <param name="seed">Random seed (same seed, same vectors).</param>
     /// <param name="noise">Within-cluster spread relative to the spread of the cluster centres.</param>
+    /// <param name="decay">Per-dimension scale 1/sqrt(1 + d/decay): smaller values concentrate variance in the leading dimensions.</param>
     public static VectorMatrix Generate(int count, int dimension, int clusters, int seed, double noise = 0.6, double decay = 32)
     {
         var rng = new Random(seed);

@@ -133,7 +133,7 @@ public sealed class EmbeddingGemmaModel : IDisposable
             h.AppendData(bytes);
         }
         Add("embeddinggemma.net model fingerprint v1");
-        Add(_weights2 is { } v2 ? JsonSerializer.Serialize(v2.Config) : JsonSerializer.Serialize(Config));
+        Add(_weights2 is { } v2 ? JsonSerializer.Serialize(v2.Config, ModelConfigJsonContext.Default.EmbeddingGemma2Config) : JsonSerializer.Serialize(Config, ModelConfigJsonContext.Default.GemmaConfig));
         foreach (var stage in Pipeline.Stages)
         {
             Add($"stage {stage.Kind} {stage}");

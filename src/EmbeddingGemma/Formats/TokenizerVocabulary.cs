@@ -182,7 +182,7 @@ public sealed record TokenizerVocabulary(
             var type = TokenTypes[id];
             if (type is (int)GgufTokenType.Control or (int)GgufTokenType.UserDefined or (int)GgufTokenType.Unknown)
             {
-                added.Add(new JsonObject
+                added.Add((JsonNode)new JsonObject
                 {
                     ["id"] = id, ["content"] = Tokens[id], ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
                     ["normalized"] = false, ["special"] = type != (int)GgufTokenType.UserDefined,
@@ -199,12 +199,12 @@ public sealed record TokenizerVocabulary(
         var single = new JsonArray();
         if (AddBos)
         {
-            single.Add(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = bos, ["type_id"] = 0 } });
+            single.Add((JsonNode)new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = bos, ["type_id"] = 0 } });
         }
-        single.Add(new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } });
+        single.Add((JsonNode)new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } });
         if (AddEos)
         {
-            single.Add(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = eos, ["type_id"] = 0 } });
+            single.Add((JsonNode)new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = eos, ["type_id"] = 0 } });
         }
         var root = new JsonObject
         {

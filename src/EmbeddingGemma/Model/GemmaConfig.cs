@@ -65,7 +65,7 @@ public sealed record GemmaConfig
     /// <summary>Token embedding scale sqrt(hidden_size) (HF Gemma3TextScaledWordEmbedding).</summary>
     public double EmbedScale => Math.Sqrt(HiddenSize);
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+    private static readonly ModelConfigJsonContext Json = new(new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never });
 
     /// <summary>Reads and validates a config.json (unknown fields are ignored).</summary>
     public static GemmaConfig FromFile(string path)
@@ -83,7 +83,7 @@ public sealed record GemmaConfig
         GemmaConfig? cfg;
         try
         {
-            cfg = JsonSerializer.Deserialize<GemmaConfig>(json, JsonOptions);
+            cfg = ModelConfigJsonContext.DeserializeOverDefaults(json, Json.GemmaConfig, new GemmaConfig());
         }
         catch (JsonException e)
         {
@@ -162,12 +162,12 @@ public sealed record GemmaConfig
     /// <summary>Serializes as config.json (layer_types always explicit).</summary>
     public string ToJson()
     {
-        var node = JsonSerializer.SerializeToNode(this with { LayerTypes = LayerTypes ?? DefaultLayerTypes(NumHiddenLayers, SlidingWindowPattern) }, JsonOptions)!.AsObject();
+        var node = JsonSerializer.SerializeToNode(this with { LayerTypes = LayerTypes ?? DefaultLayerTypes(NumHiddenLayers, SlidingWindowPattern) }, Json.GemmaConfig)!.AsObject();
         node["transformers_version"] = "4.57.0";
         node["initializer_range"] = 0.02;
         node["use_cache"] = true;
         node["attention_dropout"] = 0.0;
         node["rope_scaling"] = null;
-        return node.ToJsonString(JsonOptions);
+        return node.ToJsonString(Json.Options);
     }
 }

@@ -55,8 +55,8 @@ public sealed class ModelCheckpoint : IModelCheckpoint
         var inter = DenseIntermediate;
         if (inter > 0)
         {
-            modules.Add(CheckpointFiles.Module(2, "2_Dense", "sentence_transformers.models.Dense"));
-            modules.Add(CheckpointFiles.Module(3, "3_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)CheckpointFiles.Module(2, "2_Dense", "sentence_transformers.models.Dense"));
+            modules.Add((JsonNode)CheckpointFiles.Module(3, "3_Dense", "sentence_transformers.models.Dense"));
             foreach (var (dir, name, fin, fout) in new[] { ("2_Dense", TensorNameMap.Dense2Hf, h, inter), ("3_Dense", TensorNameMap.Dense3Hf, inter, h) })
             {
                 Directory.CreateDirectory(Path.Combine(folder, dir));
@@ -71,7 +71,7 @@ public sealed class ModelCheckpoint : IModelCheckpoint
                 SafetensorsWriter.Write(Path.Combine(folder, dir, "model.safetensors"), [new TensorToWrite("linear.weight", dtype, t.Shape, t.Values)]);
             }
         }
-        modules.Add(CheckpointFiles.Module(modules.Count, $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
+        modules.Add((JsonNode)CheckpointFiles.Module(modules.Count, $"{modules.Count}_Normalize", "sentence_transformers.models.Normalize"));
         Directory.CreateDirectory(Path.Combine(folder, $"{modules.Count - 1}_Normalize"));
         CheckpointFiles.WriteJson(Path.Combine(folder, "modules.json"), modules);
         CheckpointFiles.WriteJson(Path.Combine(folder, "sentence_bert_config.json"), new JsonObject { ["max_seq_length"] = Config.MaxPositionEmbeddings, ["do_lower_case"] = false });

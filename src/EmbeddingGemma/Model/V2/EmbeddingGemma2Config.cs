@@ -186,7 +186,7 @@ public sealed record EmbeddingGemma2Config
     private double LayerRopeThetaOfType(string type) =>
         RopeParametersByType is { } r && r.TryGetValue(type, out var p) ? p.RopeTheta : type == "sliding_attention" ? 10_000.0 : 1_000_000.0;
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private static readonly ModelConfigJsonContext Json = new(new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull });
 
     /// <summary>True when a config.json's model_type is EmbeddingGemma 2 (composite <c>embedding_gemma2</c> or text <c>embedding_gemma2_text</c>).</summary>
     public static bool IsGemma2ModelType(string? modelType) => modelType is "embedding_gemma2" or "embedding_gemma2_text";
@@ -224,7 +224,7 @@ public sealed record EmbeddingGemma2Config
                 throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
                     $"{source}: model_type is '{type}', not an EmbeddingGemma 2 config (embedding_gemma2 / embedding_gemma2_text).") { FilePath = source };
             }
-            var cfg = text.Deserialize<EmbeddingGemma2Config>(JsonOptions)
+            var cfg = ModelConfigJsonContext.DeserializeOverDefaults(text, Json.EmbeddingGemma2Config, new EmbeddingGemma2Config())
                 ?? throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{source}: text_config is null.") { FilePath = source };
             // global_head_dim / num_global_key_value_heads absent: transformers' fallback 512 / 1 (spec2 §11.3), not the record default.
             cfg = cfg with
@@ -310,7 +310,7 @@ public sealed record EmbeddingGemma2Config
     /// <summary>Serializes as the composite config.json of <c>EmbeddingGemma2Model</c> (text_config only; no vision/audio towers).</summary>
     public string ToJson()
     {
-        var text = JsonSerializer.SerializeToNode(Normalized(), JsonOptions)!.AsObject();
+        var text = JsonSerializer.SerializeToNode(Normalized(), Json.EmbeddingGemma2Config)!.AsObject();
         text.Remove("dtype");
         var root = new JsonObject
         {
@@ -323,6 +323,6 @@ public sealed record EmbeddingGemma2Config
             ["text_config"] = text,
             ["transformers_version"] = "5.19.0",
         };
-        return root.ToJsonString(JsonOptions);
+        return root.ToJsonString(Json.Options);
     }
 }

@@ -77,7 +77,7 @@ public static class Gemma4Tokenizer
         var added = root["added_tokens"]!.AsArray();
         foreach (var (content, id) in NamedTokens)
         {
-            added.Add(new JsonObject
+            added.Add((JsonNode)new JsonObject
             {
                 ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
             });
