@@ -318,7 +318,12 @@ public sealed partial class HardeningTests
     private static CliRun Interrupted(TimeSpan after, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Through coreutils' env --default-signal=INT: a test run started in the background (`./test.sh &`, a CI runner)
+        // inherits SIGINT ignored, as POSIX shells set it for background jobs, and the runtime keeps an inherited
+        // SIG_IGN, so the signal would never arrive. A user's Ctrl+C reaches a foreground process with the default.
+        var psi = new ProcessStartInfo("env") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
         {
