@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using EmbeddingGemma.Testing;
 
@@ -7,25 +6,7 @@ namespace EmbeddingGemma.Cli.Tests;
 /// <summary>make-model --arch embeddinggemma2, info and embed on EmbeddingGemma 2 models, run as a real process.</summary>
 public sealed class Gemma2CommandsTests
 {
-    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-        }
-        p.StandardInput.Close();
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, outTask.Result, err);
-    }
+    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args) => CliProcess.Run(stdin, args);
 
     [Fact]
     public void MakeModelInfoAndEmbedForEmbeddingGemma2()

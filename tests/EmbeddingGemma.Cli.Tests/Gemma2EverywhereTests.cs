@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using EmbeddingGemma.Formats;
 using EmbeddingGemma.Numerics;
@@ -13,25 +12,7 @@ namespace EmbeddingGemma.Cli.Tests;
 /// </summary>
 public sealed class Gemma2EverywhereTests
 {
-    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-        }
-        p.StandardInput.Close();
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, outTask.Result, err);
-    }
+    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args) => CliProcess.Run(stdin, args);
 
     /// <summary>A tiny v1 folder (copied, so its name is "v1") and a tiny EmbeddingGemma 2 folder "v2" in a new temp dir.</summary>
     private static (string Dir, string V1, string V2) TwoModels(string name1 = "v1", string name2 = "v2")

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using EmbeddingGemma.Testing;
 
@@ -13,25 +12,7 @@ public sealed class PrecisionCommandTests
 {
     private const string Texts = "Which planet is known as the Red Planet?\nVenus is the hottest planet.\nJupiter is the largest planet.\nSaturn has rings.\nMercury is closest to the Sun.\n";
 
-    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EmbeddingGemma.Cli.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-        }
-        p.StandardInput.Close();
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, outTask.Result, err);
-    }
+    private static (int Code, string Out, string Err) Run(string? stdin, params string[] args) => CliProcess.Run(stdin, args);
 
     private static float[][] Floats(string stdout) =>
         stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<float[]>(l)!).ToArray();
