@@ -49,7 +49,9 @@ public sealed class CrashTests : IDisposable
     {
         var rng = new Random(1);
         var input = Path.Combine(_dir, "docs.jsonl");
-        const int total = 3_000;
+        // Enough documents that the kill lands mid-ingest on a fast, quiet machine too (3,000 were all committed
+        // between two polls once); ids stay 5 digits (d00000..d29999).
+        const int total = 30_000;
         using (var w = new StreamWriter(input))
         {
             for (int i = 0; i < total; i++)
