@@ -769,23 +769,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         });
         t0 = Tock("bwd.rows", t0);
         // x2 = pre_ffn_norm(mid), recomputed
-        var eps = (float)c.RmsNormEps;
         var gPre = _gains[L.PreFfn];
-        Workers.Rows(t, 32, _threads, (r0, r1) =>
-        {
-            for (var r = r0; r < r1; r++)
-            {
-                k.RmsNorm(a.Mid.AsSpan(r * h, h), gPre, eps, ws.X.AsSpan(r * h, h));
-            }
-        });
+        var x2T = RecomputeNormed(ws, a.Mid, gPre, t, transpose: G(L.Gate) is not null || G(L.Up) is not null);
         t0 = Tock("bwd.rows", t0);
-        float[]? x2T = null;
-        t0 = Tock("bwd.rows", t0);
-        if (train)
-        {
-            x2T = ws.XT;
-            TrainGemm.Transpose(_threads, ws.X, t, h, x2T);
-        }
         LinearBackward(ws.DGate, ws.X, x2T, t, V(L.Gate), ff, h, ws.DX, accumulateDx: false, G(L.Gate));
         t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DUp, ws.X, x2T, t, V(L.Up), ff, h, ws.DX, accumulateDx: true, G(L.Up));
@@ -839,21 +825,8 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         t0 = Tock("bwd.rows", t0);
         // q/k/v of x = input_norm(input), recomputed
         var gAttn = _gains[L.AttnNorm];
-        Workers.Rows(t, 32, _threads, (r0, r1) =>
-        {
-            for (var r = r0; r < r1; r++)
-            {
-                k.RmsNorm(a.Input.AsSpan(r * h, h), gAttn, eps, ws.X.AsSpan(r * h, h));
-            }
-        });
+        var xT = RecomputeNormed(ws, a.Input, gAttn, t, transpose: G(L.Wq) is not null || G(L.Wk) is not null || G(L.Wv) is not null);
         t0 = Tock("bwd.rows", t0);
-        float[]? xT = null;
-        t0 = Tock("bwd.rows", t0);
-        if (train)
-        {
-            xT = ws.XT;
-            TrainGemm.Transpose(_threads, ws.X, t, h, xT);
-        }
         LinearBackward(ws.DQ, ws.X, xT, t, V(L.Wq), qd, h, ws.DX, accumulateDx: false, G(L.Wq));
         t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DK, ws.X, xT, t, V(L.Wk), kvd, h, ws.DX, accumulateDx: true, G(L.Wk));
@@ -862,6 +835,30 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         t0 = Tock("bwd.linear", t0);
         NormBackward(ws.DX, a.Input, a.RAttn, t, h, gAttn, dH, accumulateDx: true, G(L.AttnNorm));
         t0 = Tock("bwd.rows", t0);
+    }
+
+    /// <summary>
+    /// ws.X = RMSNorm(<paramref name="input"/>) with <paramref name="gain"/> (the normed input of a layer's products, not
+    /// kept by the forward), and its transpose in ws.XT when one of those products wants a weight gradient (else null).
+    /// </summary>
+    private float[]? RecomputeNormed(Workspace ws, float[] input, float[] gain, int t, bool transpose)
+    {
+        int h = _c.HiddenSize;
+        var eps = (float)_c.RmsNormEps;
+        var k = _k;
+        Workers.Rows(t, 32, _threads, (r0, r1) =>
+        {
+            for (var r = r0; r < r1; r++)
+            {
+                k.RmsNorm(input.AsSpan(r * h, h), gain, eps, ws.X.AsSpan(r * h, h));
+            }
+        });
+        if (!transpose)
+        {
+            return null;
+        }
+        TrainGemm.Transpose(_threads, ws.X, t, h, ws.XT);
+        return ws.XT;
     }
 
     private void LinearWeightGradient(Workspace ws, float[] dy, float[] xT, int m, int outF, int inF, float[] dw)
