@@ -39,7 +39,6 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(baseModel);
-        _base = checkpoint;
         BaseModel = baseModel;
         _ownsBaseModel = ownsBaseModel;
         Options = options ?? new TrainerOptions();
@@ -50,6 +49,10 @@ public sealed class Trainer : IDisposable
         }
         _encoder = Options.EncoderFactory(checkpoint, Options);
         var tensors = _encoder.Tensors;
+        // The encoder holds its own copy of every tensor it trains; keep the checkpoint's values only for tensors it
+        // does not have, so a checkpoint nobody else references (Load) is freed instead of staying a second copy.
+        var inEncoder = tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        _base = Copy(checkpoint, checkpoint.Tensors.Select(t => inEncoder.Contains(t.Name) ? t with { Values = [] } : t).ToList(), checkpoint.Prompts);
         var frozenLayers = Options.FrozenLayers.ToHashSet();
         if (Options.LoraRank > 0)
         {
@@ -104,12 +107,13 @@ public sealed class Trainer : IDisposable
             throw new EmbeddingGemmaException(ErrorKind.Unsupported, $"{model}: training supports EmbeddingGemma (v1, 300M); this is an EmbeddingGemma 2 model.") { FilePath = model };
         }
         var ckpt = ModelCheckpoint.Read(model);
-        using var loaded = EmbeddingGemmaModel.Load(model, new ModelLoadOptions { Threads = options.Threads, UseHub = false });
-        var baseModel = EmbeddingGemmaModel.FromCheckpoint(ckpt, loaded.Tokenizer, new ModelLoadOptions { Threads = options.Threads }, Path.GetFullPath(model));
+        // The model as a user runs it is the "before" model and gives the tokenizer and prompts; its weights stay in the
+        // file (mapped), so the trainer holds one copy of the weights: the encoder's.
+        var baseModel = EmbeddingGemmaModel.Load(model, new ModelLoadOptions { Threads = options.Threads, UseHub = false });
         try
         {
             // the prompts of the folder (config_sentence_transformers.json) are kept; a GGUF has the standard ones
-            return new Trainer(Copy(ckpt, ckpt.Tensors, loaded.Prompts), baseModel, options, ownsBaseModel: true);
+            return new Trainer(Copy(ckpt, ckpt.Tensors, baseModel.Prompts), baseModel, options, ownsBaseModel: true);
         }
         catch
         {
@@ -418,11 +422,14 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The current weights as a checkpoint (LoRA merged into its matrices), with the base model's config, tokenizer and prompts.</summary>
-    public ModelCheckpoint ToCheckpoint()
+    public ModelCheckpoint ToCheckpoint() => Snapshot(clone: true);
+
+    // The current weights; without clone the tensors are the encoder's live arrays (for writing or copying at once).
+    private ModelCheckpoint Snapshot(bool clone)
     {
         var current = _encoder.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var tensors = _base.Tensors.Select(t => current.TryGetValue(t.Name, out var c)
-            ? new CheckpointTensor(t.Name, t.Shape, (float[])c.Values.Clone())
+            ? new CheckpointTensor(t.Name, t.Shape, clone ? (float[])c.Values.Clone() : c.Values)
             : t).ToList();
         return Copy(_base, tensors, _base.Prompts);
     }
@@ -439,7 +446,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The trained model in memory (no files written), embedding exactly as the saved folder would.</summary>
     public EmbeddingGemmaModel CreateModel(ModelLoadOptions? options = null) =>
-        EmbeddingGemmaModel.FromCheckpoint(ToCheckpoint(), BaseModel.Tokenizer, options ?? new ModelLoadOptions { Threads = Options.Threads }, "(trained in memory)");
+        EmbeddingGemmaModel.FromCheckpoint(Snapshot(clone: false), BaseModel.Tokenizer, options ?? new ModelLoadOptions { Threads = Options.Threads }, "(trained in memory)");
 
     /// <summary>
     /// Writes the trained model as a sentence-transformers folder into <paramref name="folder"/> (config, safetensors,
@@ -450,7 +457,7 @@ public sealed class Trainer : IDisposable
     public string? Save(string folder, string? ggufType = "f32")
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
-        var ckpt = ToCheckpoint();
+        var ckpt = Snapshot(clone: false);
         ckpt.WriteHuggingFaceFolder(folder);
         var type = ggufType?.Trim().ToLowerInvariant();
         if (type is null or "none" or "")

@@ -83,11 +83,14 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
 
     /// <summary>Copies <paramref name="weights"/> (dequantized to fp32) and the Dense heads.</summary>
     public FastTrainableEncoder(ModelWeights weights, IReadOnlyList<DenseLayer> dense, FastTrainableEncoderOptions? options = null)
+        : this(CheckedConfig(weights), FromWeights(weights, dense, options ?? new FastTrainableEncoderOptions()), options ?? new FastTrainableEncoderOptions())
     {
-        ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(dense);
-        options ??= new FastTrainableEncoderOptions();
-        var c = weights.Config;
+    }
+
+    // The tensors in forward order (embedding, 13 per layer, final norm, Dense heads), norms as w (not 1 + w), and the
+    // Dense heads' [out, in] shapes.
+    private FastTrainableEncoder(GemmaConfig c, (List<TrainableTensor> Tensors, int[][] DenseShapes) parts, FastTrainableEncoderOptions options)
+    {
         if (c.NumAttentionHeads % c.NumKeyValueHeads != 0 || c.HeadDim % 2 != 0)
         {
             throw new ArgumentException($"Unsupported attention shape: {c.NumAttentionHeads} heads over {c.NumKeyValueHeads} KV heads, head_dim {c.HeadDim}.");
@@ -99,58 +102,155 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         _trainEmbeddings = options.TrainEmbeddings;
         _profile = options.Profile ? new Dictionary<string, double>(StringComparer.Ordinal) : null;
         _reuseForward = options.ReuseForward;
-        _frozen = new bool[c.NumHiddenLayers];
-        foreach (var l in options.FrozenLayers ?? [])
-        {
-            if ((uint)l >= (uint)c.NumHiddenLayers)
-            {
-                throw new ArgumentOutOfRangeException(nameof(options), $"Frozen layer {l} does not exist (the model has layers 0..{c.NumHiddenLayers - 1}).");
-            }
-            _frozen[l] = true;
-        }
-        int h = c.HiddenSize, qd = c.NumAttentionHeads * c.HeadDim, kvd = c.NumKeyValueHeads * c.HeadDim, ff = c.IntermediateSize, hd = c.HeadDim;
-        static float[] W(float[] gain) => Array.ConvertAll(gain, g => g - 1f);
-        var list = new List<TrainableTensor> { new("embed_tokens.weight", [c.VocabSize, h], weights.Embedding.Dequantize(), false, _trainEmbeddings) };
-        for (var l = 0; l < weights.Layers.Count; l++)
-        {
-            var lw = weights.Layers[l];
-            var tr = !_frozen[l];
-            string N(string s) => TensorNameMap.Layer(l, s);
-            list.Add(new(N("input_layernorm.weight"), [h], W(lw.AttnNormGain), true, tr));
-            list.Add(new(N("self_attn.q_proj.weight"), [qd, h], lw.Wq.Dequantize(), false, tr));
-            list.Add(new(N("self_attn.k_proj.weight"), [kvd, h], lw.Wk.Dequantize(), false, tr));
-            list.Add(new(N("self_attn.v_proj.weight"), [kvd, h], lw.Wv.Dequantize(), false, tr));
-            list.Add(new(N("self_attn.q_norm.weight"), [hd], W(lw.QNormGain), true, tr));
-            list.Add(new(N("self_attn.k_norm.weight"), [hd], W(lw.KNormGain), true, tr));
-            list.Add(new(N("self_attn.o_proj.weight"), [h, qd], lw.Wo.Dequantize(), false, tr));
-            list.Add(new(N("post_attention_layernorm.weight"), [h], W(lw.PostAttnNormGain), true, tr));
-            list.Add(new(N("pre_feedforward_layernorm.weight"), [h], W(lw.PreFfnNormGain), true, tr));
-            list.Add(new(N("mlp.gate_proj.weight"), [ff, h], lw.WGate.Dequantize(), false, tr));
-            list.Add(new(N("mlp.up_proj.weight"), [ff, h], lw.WUp.Dequantize(), false, tr));
-            list.Add(new(N("mlp.down_proj.weight"), [h, ff], lw.WDown.Dequantize(), false, tr));
-            list.Add(new(N("post_feedforward_layernorm.weight"), [h], W(lw.PostFfnNormGain), true, tr));
-        }
-        list.Add(new("norm.weight", [h], W(weights.FinalNormGain), true));
-        _denseShapes = new int[dense.Count][];
-        for (var i = 0; i < dense.Count; i++)
-        {
-            _denseShapes[i] = [dense[i].OutFeatures, dense[i].InFeatures];
-            if (dense[i].InFeatures != (i == 0 ? h : dense[i - 1].OutFeatures))
-            {
-                throw new ArgumentException($"Dense head {i} ({dense[i].Name}) takes {dense[i].InFeatures} inputs; the previous stage gives {(i == 0 ? h : dense[i - 1].OutFeatures)}.");
-            }
-            list.Add(new(i == 0 ? TensorNameMap.Dense2Hf : i == 1 ? TensorNameMap.Dense3Hf : $"{i + 2}_Dense.linear.weight", _denseShapes[i], dense[i].Weight.Dequantize(), false));
-        }
-        _tensors = [.. list];
+        _frozen = FrozenFlags(c, options);
+        _denseShapes = parts.DenseShapes;
+        _tensors = [.. parts.Tensors];
         _gains = _tensors.Select(t => t.IsNorm ? new float[t.Values.Length] : []).ToArray();
         for (var l = 0; l < c.NumHiddenLayers; l++)
         {
             var theta = c.LayerRopeTheta(l);
             if (!_rope.ContainsKey(theta))
             {
-                _rope[theta] = RopeTable(theta, hd, c.MaxPositionEmbeddings);
+                _rope[theta] = RopeTable(theta, c.HeadDim, c.MaxPositionEmbeddings);
             }
         }
+    }
+
+    private static GemmaConfig CheckedConfig(ModelWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        return weights.Config;
+    }
+
+    private static bool[] FrozenFlags(GemmaConfig c, FastTrainableEncoderOptions options)
+    {
+        var frozen = new bool[c.NumHiddenLayers];
+        foreach (var l in options.FrozenLayers ?? [])
+        {
+            if ((uint)l >= (uint)c.NumHiddenLayers)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), $"Frozen layer {l} does not exist (the model has layers 0..{c.NumHiddenLayers - 1}).");
+            }
+            frozen[l] = true;
+        }
+        return frozen;
+    }
+
+    // The 13 tensors of layer l in forward order: (suffix, is a norm).
+    private static readonly (string Suffix, bool IsNorm)[] LayerTensors =
+    [
+        ("input_layernorm.weight", true), ("self_attn.q_proj.weight", false), ("self_attn.k_proj.weight", false),
+        ("self_attn.v_proj.weight", false), ("self_attn.q_norm.weight", true), ("self_attn.k_norm.weight", true),
+        ("self_attn.o_proj.weight", false), ("post_attention_layernorm.weight", true), ("pre_feedforward_layernorm.weight", true),
+        ("mlp.gate_proj.weight", false), ("mlp.up_proj.weight", false), ("mlp.down_proj.weight", false),
+        ("post_feedforward_layernorm.weight", true),
+    ];
+
+    private static int[] LayerShape(GemmaConfig c, int index)
+    {
+        int h = c.HiddenSize, qd = c.NumAttentionHeads * c.HeadDim, kvd = c.NumKeyValueHeads * c.HeadDim, ff = c.IntermediateSize;
+        return index switch
+        {
+            1 => [qd, h],
+            2 or 3 => [kvd, h],
+            4 or 5 => [c.HeadDim],
+            6 => [h, qd],
+            9 or 10 => [ff, h],
+            11 => [h, ff],
+            _ => [h],
+        };
+    }
+
+    private static string DenseName(int i) => i == 0 ? TensorNameMap.Dense2Hf : i == 1 ? TensorNameMap.Dense3Hf : $"{i + 2}_Dense.linear.weight";
+
+    private static (List<TrainableTensor>, int[][]) FromWeights(ModelWeights weights, IReadOnlyList<DenseLayer> dense, FastTrainableEncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dense);
+        var c = weights.Config;
+        var frozen = FrozenFlags(c, options);
+        int h = c.HiddenSize;
+        static float[] W(float[] gain) => Array.ConvertAll(gain, g => g - 1f);
+        var list = new List<TrainableTensor> { new("embed_tokens.weight", [c.VocabSize, h], weights.Embedding.Dequantize(), false, options.TrainEmbeddings) };
+        for (var l = 0; l < weights.Layers.Count; l++)
+        {
+            var lw = weights.Layers[l];
+            float[][] values =
+            [
+                W(lw.AttnNormGain), lw.Wq.Dequantize(), lw.Wk.Dequantize(), lw.Wv.Dequantize(), W(lw.QNormGain), W(lw.KNormGain),
+                lw.Wo.Dequantize(), W(lw.PostAttnNormGain), W(lw.PreFfnNormGain), lw.WGate.Dequantize(), lw.WUp.Dequantize(),
+                lw.WDown.Dequantize(), W(lw.PostFfnNormGain),
+            ];
+            for (var i = 0; i < LayerTensors.Length; i++)
+            {
+                list.Add(new(TensorNameMap.Layer(l, LayerTensors[i].Suffix), LayerShape(c, i), values[i], LayerTensors[i].IsNorm, !frozen[l]));
+            }
+        }
+        list.Add(new("norm.weight", [h], W(weights.FinalNormGain), true));
+        var denseShapes = new int[dense.Count][];
+        for (var i = 0; i < dense.Count; i++)
+        {
+            denseShapes[i] = [dense[i].OutFeatures, dense[i].InFeatures];
+            if (dense[i].InFeatures != (i == 0 ? h : dense[i - 1].OutFeatures))
+            {
+                throw new ArgumentException($"Dense head {i} ({dense[i].Name}) takes {dense[i].InFeatures} inputs; the previous stage gives {(i == 0 ? h : dense[i - 1].OutFeatures)}.");
+            }
+            list.Add(new(DenseName(i), denseShapes[i], dense[i].Weight.Dequantize(), false));
+        }
+        return (list, denseShapes);
+    }
+
+    // fp32 copies of a checkpoint's tensors (exact values: norms are stored as w), checked against its config.
+    private static (List<TrainableTensor>, int[][]) FromCheckpoint(ModelCheckpoint checkpoint, FastTrainableEncoderOptions options)
+    {
+        var c = checkpoint.Config;
+        var frozen = FrozenFlags(c, options);
+        var byName = new Dictionary<string, CheckpointTensor>(StringComparer.Ordinal);
+        foreach (var t in checkpoint.Tensors)
+        {
+            byName[t.Name] = t;
+        }
+        float[] Take(string name, int[] shape)
+        {
+            if (!byName.TryGetValue(name, out var t))
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{checkpoint.Name}: tensor '{name}' is missing from the checkpoint.");
+            }
+            var expected = shape.Aggregate(1L, (a, b) => a * b);
+            if (t.Shape.Length != shape.Length || !t.Shape.Select(d => (int)d).SequenceEqual(shape) || t.Values.LongLength != expected)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat,
+                    $"{checkpoint.Name}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}] ({t.Values.LongLength} values); the config needs [{string.Join(", ", shape)}].");
+            }
+            return (float[])t.Values.Clone();
+        }
+        int h = c.HiddenSize;
+        var list = new List<TrainableTensor> { new("embed_tokens.weight", [c.VocabSize, h], Take("embed_tokens.weight", [c.VocabSize, h]), false, options.TrainEmbeddings) };
+        for (var l = 0; l < c.NumHiddenLayers; l++)
+        {
+            for (var i = 0; i < LayerTensors.Length; i++)
+            {
+                var name = TensorNameMap.Layer(l, LayerTensors[i].Suffix);
+                var shape = LayerShape(c, i);
+                list.Add(new(name, shape, Take(name, shape), LayerTensors[i].IsNorm, !frozen[l]));
+            }
+        }
+        list.Add(new("norm.weight", [h], Take("norm.weight", [h]), true));
+        // the standard heads 2_Dense and 3_Dense (required, as when the checkpoint is loaded as a model), then any further ones
+        var shapes = new List<int[]>();
+        var inF = h;
+        for (var i = 0; i < 2 || byName.ContainsKey(DenseName(i)); i++)
+        {
+            var name = DenseName(i);
+            if (!byName.TryGetValue(name, out var t) || t.Shape.Length != 2)
+            {
+                throw new EmbeddingGemmaException(ErrorKind.InvalidFormat, $"{checkpoint.Name}: tensor '{name}' (a Dense head, [out, in]) is missing from the checkpoint.");
+            }
+            int[] shape = [(int)t.Shape[0], inF];
+            list.Add(new(name, shape, Take(name, shape), false));
+            shapes.Add(shape);
+            inF = shape[0];
+        }
+        return (list, [.. shapes]);
     }
 
     /// <summary>
@@ -161,24 +261,16 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(options);
-        using var model = EmbeddingGemmaModel.FromCheckpoint(checkpoint, options: new ModelLoadOptions { UseHub = false, Threads = 1 });
-        var encoder = new FastTrainableEncoder(model.Weights, model.Pipeline.Dense, new FastTrainableEncoderOptions
+        var encoderOptions = new FastTrainableEncoderOptions
         {
             Threads = options.Threads,
             TrainEmbeddings = options.TrainEmbeddings,
             // LoRA trains adapters of the layer matrices: every layer's products are needed, frozen or not.
             FrozenLayers = options.LoraRank > 0 ? [] : options.FrozenLayers.ToArray(),
-        });
-        // The loaded weights hold norm gains 1 + w; (1 + w) − 1 in fp32 is not always w. Take the checkpoint's exact
-        // values, so a frozen tensor is saved bit for bit as it came and training starts from the file's numbers.
-        var byName = checkpoint.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        foreach (var t in encoder._tensors)
-        {
-            if (byName.TryGetValue(t.Name, out var exact) && exact.Values.Length == t.Values.Length)
-            {
-                exact.Values.CopyTo(t.Values, 0);
-            }
-        }
+        };
+        // Straight from the checkpoint's values (no model in between: one copy of the weights, and a frozen tensor is
+        // saved bit for bit as it came).
+        var encoder = new FastTrainableEncoder(checkpoint.Config, FromCheckpoint(checkpoint, encoderOptions), encoderOptions);
         return encoder;
     }
 

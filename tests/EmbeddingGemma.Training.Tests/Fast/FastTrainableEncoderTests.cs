@@ -261,4 +261,46 @@ public class FastTrainableEncoderTests(ITestOutputHelper output)
         Assert.Contains("output dimension", Assert.Throws<ArgumentException>(() => fast.Backward(seqs, [new float[3]], Zeros(fast))).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new FastTrainableEncoder(core, new FastTrainableEncoderOptions { FrozenLayers = [3] }));
     }
+
+    [Fact]
+    public void Create_takes_the_checkpoint_values_bit_for_bit_and_embeds_like_the_model_constructor()
+    {
+        var ckpt = ModelCheckpoint.Read(TinyModels.Default.Folder);
+        using var core = EmbeddingGemmaModel.Load(TinyModels.Default.Folder);
+        var fromModel = new FastTrainableEncoder(core, new FastTrainableEncoderOptions { Threads = 2 });
+        var fromCheckpoint = FastTrainableEncoder.Create(ckpt, new TrainerOptions { Threads = 2 });
+        Assert.Equal(fromModel.Tensors.Select(t => (t.Name, string.Join(",", t.Shape), t.IsNorm, t.Trainable)),
+            fromCheckpoint.Tensors.Select(t => (t.Name, string.Join(",", t.Shape), t.IsNorm, t.Trainable)));
+        var byName = ckpt.Tensors.ToDictionary(t => t.Name);
+        foreach (var t in fromCheckpoint.Tensors)
+        {
+            Assert.Equal(byName[t.Name].Values, t.Values);                 // exact, and a copy (training must not write the caller's arrays)
+            Assert.NotSame(byName[t.Name].Values, t.Values);
+        }
+        var seqs = Sequences(core.Config.VocabSize, 5, 70, 200);
+        var a = fromModel.Embed(seqs);
+        var b = fromCheckpoint.Embed(seqs);
+        for (var i = 0; i < seqs.Length; i++)
+        {
+            Assert.Equal(a[i], b[i]);                                      // bit for bit: (1 + w) − 1 + 1 is 1 + w in fp32
+        }
+    }
+
+    [Fact]
+    public void Create_names_a_missing_or_misshapen_tensor()
+    {
+        var ckpt = ModelCheckpoint.Read(TinyModels.Default.Folder);
+        const string victim = "layers.3.mlp.up_proj.weight";
+        var missing = new ModelCheckpoint { Config = ckpt.Config, Tensors = ckpt.Tensors.Where(t => t.Name != victim).ToList() };
+        var e1 = Assert.Throws<EmbeddingGemmaException>(() => FastTrainableEncoder.Create(missing, new TrainerOptions()));
+        Assert.Contains($"'{victim}'", e1.Message);
+        Assert.Contains("missing", e1.Message);
+        var bent = new ModelCheckpoint { Config = ckpt.Config, Tensors = ckpt.Tensors.Select(t => t.Name == victim ? t with { Shape = [t.Shape[1], t.Shape[0]] } : t).ToList() };
+        var e2 = Assert.Throws<EmbeddingGemmaException>(() => FastTrainableEncoder.Create(bent, new TrainerOptions()));
+        Assert.Contains($"'{victim}'", e2.Message);
+        Assert.Contains("the config needs", e2.Message);
+        var noDense = new ModelCheckpoint { Config = ckpt.Config, Tensors = ckpt.Tensors.Where(t => !t.Name.StartsWith("3_Dense", StringComparison.Ordinal)).ToList() };
+        var e3 = Assert.Throws<EmbeddingGemmaException>(() => FastTrainableEncoder.Create(noDense, new TrainerOptions()));
+        Assert.Contains("'3_Dense.linear.weight'", e3.Message);
+    }
 }
