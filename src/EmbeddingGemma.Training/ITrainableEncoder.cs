@@ -38,4 +38,12 @@ public interface ITrainableEncoder
     /// </summary>
     void Backward(IReadOnlyList<int[]> sequences, IReadOnlyList<float[]> outputGradients, IReadOnlyList<float[]> gradients,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lets go of the activation buffers kept between calls (the next call allocates them again). The trainer calls it
+    /// when training ends, so evaluating and saving do not run beside gigabytes of idle activations.
+    /// </summary>
+    void ReleaseBuffers()
+    {
+    }
 }

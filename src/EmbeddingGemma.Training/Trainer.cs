@@ -305,8 +305,13 @@ public sealed class Trainer : IDisposable
         }
         catch (OperationCanceledException) when (Options.CheckpointDirectory is not null)
         {
+            _encoder.ReleaseBuffers();
             SaveState(Options.CheckpointDirectory, epoch, batch, epochLossSum, total, fingerprint);
             throw;
+        }
+        finally
+        {
+            _encoder.ReleaseBuffers();
         }
         if (Options.CheckpointDirectory is { } final)
         {

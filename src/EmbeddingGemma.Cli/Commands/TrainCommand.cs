@@ -174,6 +174,9 @@ internal static class TrainCommand
                     }), ct);
                 }
             }
+            // The encoder let go of its activation buffers when training ended: return them before saving and evaluating
+            // (a full-size step holds gigabytes of them), so those phases reuse the memory instead of adding to it.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             var ggufPath = trainer.Save(outDir, ggufType);
             var summary = new JsonObject
             {

@@ -537,6 +537,13 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         return (cos, sin, neg);
     }
 
+    /// <inheritdoc/>
+    public void ReleaseBuffers()
+    {
+        _ws = null;
+        _keptSequences = null;
+    }
+
     private Workspace Prepare(IReadOnlyList<int[]> sequences, int[] chunk, bool keep)
     {
         _keptSequences = null;
@@ -672,7 +679,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 var proj = a.Proj.AsSpan(r * h, h);
                 a.RPost[r] = InvRms(proj);
                 k.RmsNorm(proj, gPost, (float)c.RmsNormEps, tmp);
-                var mid = a.Mid.AsSpan(r * h, h);
+                var mid = ws.Mid.AsSpan(r * h, h);
                 k.Add(a.Input.AsSpan(r * h, h), tmp, mid);
                 a.RPre[r] = InvRms(mid);
                 k.RmsNorm(mid, gPre, (float)c.RmsNormEps, ws.X.AsSpan(r * h, h));
@@ -696,7 +703,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 var down = a.Down.AsSpan(r * h, h);
                 a.RFfn[r] = InvRms(down);
                 k.RmsNorm(down, gFfn, (float)c.RmsNormEps, tmp);
-                k.Add(a.Mid.AsSpan(r * h, h), tmp, output.AsSpan(r * h, h));
+                k.Add(ws.Mid.AsSpan(r * h, h), tmp, output.AsSpan(r * h, h));
             }
         });
         t0 = Tock("fwd.rows", t0);
@@ -860,18 +867,30 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             k.GeluTanhMulBackward(ws.DAct.AsSpan(r0 * ff, n), a.Gate.AsSpan(r0 * ff, n), a.Up.AsSpan(r0 * ff, n), ws.DGate.AsSpan(r0 * ff, n), ws.DUp.AsSpan(r0 * ff, n));
         });
         t0 = Tock("bwd.rows", t0);
+        // mid = input + post_attn_norm(proj), recomputed by the forward's operations (bit for bit): one [t, h] buffer
+        // instead of one per layer
+        var gPost = _gains[L.PostAttn];
+        Workers.Rows(t, 32, _threads, (r0, r1) =>
+        {
+            Span<float> tmp = stackalloc float[h];
+            for (var r = r0; r < r1; r++)
+            {
+                k.RmsNorm(a.Proj.AsSpan(r * h, h), gPost, (float)c.RmsNormEps, tmp);
+                k.Add(a.Input.AsSpan(r * h, h), tmp, ws.Mid.AsSpan(r * h, h));
+            }
+        });
         // x2 = pre_ffn_norm(mid), recomputed
         var gPre = _gains[L.PreFfn];
-        var x2T = RecomputeNormed(ws, a.Mid, gPre, t, transpose: G(L.Gate) is not null || G(L.Up) is not null);
+        var x2T = RecomputeNormed(ws, ws.Mid, gPre, t, transpose: G(L.Gate) is not null || G(L.Up) is not null);
         t0 = Tock("bwd.rows", t0);
         LinearBackward(ws.DGate, ws.X, x2T, t, V(L.Gate), ff, h, ws.DX, accumulateDx: false, G(L.Gate));
         t0 = Tock("bwd.linear", t0);
         LinearBackward(ws.DUp, ws.X, x2T, t, V(L.Up), ff, h, ws.DX, accumulateDx: true, G(L.Up));
         t0 = Tock("bwd.linear", t0);
-        NormBackward(ws.DX, a.Mid, a.RPre, t, h, gPre, dH, accumulateDx: true, G(L.PreFfn));
+        NormBackward(ws.DX, ws.Mid, a.RPre, t, h, gPre, dH, accumulateDx: true, G(L.PreFfn));
         t0 = Tock("bwd.rows", t0);
         // mid = input + post_attn_norm(o_proj(attn))
-        NormBackward(dH, a.Proj, a.RPost, t, h, _gains[L.PostAttn], ws.DDown, accumulateDx: false, G(L.PostAttn));
+        NormBackward(dH, a.Proj, a.RPost, t, h, gPost, ws.DDown, accumulateDx: false, G(L.PostAttn));
         t0 = Tock("bwd.rows", t0);
         LinearBackward(ws.DDown, a.O, null, t, V(L.Wo), h, qd, ws.DO, accumulateDx: false, G(L.Wo));
         t0 = Tock("bwd.linear", t0);
@@ -1037,7 +1056,6 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         public readonly float[] Lse = new float[t * c.NumAttentionHeads];
         public readonly float[] Proj = new float[t * c.HiddenSize];
         public readonly float[] RPost = new float[t];
-        public readonly float[] Mid = new float[t * c.HiddenSize];
         public readonly float[] RPre = new float[t];
         public readonly float[] Gate = new float[t * c.IntermediateSize];
         public readonly float[] Up = new float[t * c.IntermediateSize];
@@ -1064,6 +1082,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             Offset = new int[batchCapacity];
             Length = new int[batchCapacity];
             X = new float[capacity * h];
+            Mid = new float[capacity * h];
             Qr = new float[capacity * qd];
             Kr = new float[capacity * kvd];
             Act = new float[capacity * ff];
@@ -1111,6 +1130,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         public int[] Offset { get; }
         public int[] Length { get; }
         public float[] X { get; }
+        public float[] Mid { get; }
         public float[] Qr { get; }
         public float[] Kr { get; }
         public float[] Act { get; }
