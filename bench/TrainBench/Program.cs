@@ -106,7 +106,7 @@ static (double RssGb, double PeakGb) Memory()
     {
         if (line.StartsWith("VmRSS:", StringComparison.Ordinal) || line.StartsWith("VmHWM:", StringComparison.Ordinal))
         {
-            var kb = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            var kb = double.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             if (line[2] == 'R')
             {
                 rss = kb / 1048576;
@@ -176,6 +176,23 @@ if (oursTimes.Count > 0 && torchTimes.Count > 0)
     Console.WriteLine($"ratio ours/torch: {Median(Steady(torchTimes)) / Median(Steady(oursTimes)):F2}x wall-clock; " +
         $"{Median(Steady(torchCpu)) / Median(Steady(oursCpu)):F2}x in CPU seconds per step (the fairer figure on a shared machine)");
 }
+// the roofline: model FLOPs of the step over CPU seconds, against this machine's measured fp32 peak per thread
+var stepFlops = Roofline.StepFlops(c, ours.Tensors.Where(t => t.Name.Contains("_Dense.", StringComparison.Ordinal)).Select(t => t.Shape).ToList(), batch, seqLen);
+var (peak, vectors) = Roofline.MeasurePeak(threads);
+var peakPerThread = peak / threads;
+Console.WriteLine($"roofline: {stepFlops / 1e12:F3} TFLOP per step (6 x multiply-adds of every product incl. attention); fp32 peak {peak / 1e9:F1} GFLOP/s on {threads} threads ({peakPerThread / 1e9:F1} per thread, {vectors} FMA chains)");
+void Rate(string name, List<double> wall, List<double> cpu)
+{
+    if (wall.Count == 0)
+    {
+        return;
+    }
+    var perCpu = stepFlops / Median(Steady(cpu));
+    Console.WriteLine($"  {name,-5} {stepFlops / Median(Steady(wall)) / 1e9,7:F1} GFLOP/s wall, {perCpu / 1e9,6:F1} GFLOP/s per busy thread = {perCpu / peakPerThread:P0} of peak; " +
+        $"an fp32 engine at 100 % of peak would be at most {peakPerThread / perCpu:F2}x this engine in CPU time");
+}
+Rate("ours", oursTimes, oursCpu);
+Rate("torch", torchTimes, torchCpu);
 foreach (var (phase, seconds) in ours.ProfileSeconds.OrderBy(p => p.Key, StringComparer.Ordinal))
 {
     Console.WriteLine($"  ours {phase,-24} {seconds,8:F2} s (all steps)");
