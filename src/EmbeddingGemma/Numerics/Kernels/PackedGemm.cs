@@ -1,0 +1,246 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace EmbeddingGemma.Numerics.Kernels;
+
+/// <summary>
+/// The packed outer-product GEMM of <see cref="KernelSet.GemmPacked"/> for the vector variants (BLIS/GotoBLAS order):
+/// for each <see cref="Nc"/>-column block and <see cref="Kc"/>-deep slice of k, B is packed into panels of
+/// <c>Nr = 2·W</c> columns ([kc][Nr], zero-padded), then for each <see cref="Mc"/>-row block A into panels of
+/// <see cref="Mr"/> rows ([kc][Mr], zero-padded), and a 12 × 2-vector register tile (24 accumulators) runs over
+/// each pair of panels: per k step two vector loads of B, 12 broadcasts of A, 24 FMAs. The accumulators start from C
+/// (or zero for the first slice without <c>accumulate</c>) and go back to C after each slice, so every output is one
+/// FMA chain in k order, the same as the scalar reference whatever the blocking, the tile position or the caller's
+/// split of C. Pack buffers are per thread and reused.
+/// </summary>
+internal static class PackedGemm<TOps, TVec>
+    where TOps : struct, ISimd<TVec>
+    where TVec : struct
+{
+    internal const int Mr = 12;
+    internal const int Kc = 256;
+    internal const int Mc = 16 * Mr;
+    internal const int Nc = 512;
+
+    [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_packB;
+
+    private static int W => TOps.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int bRowStride, int bColStride,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate)
+    {
+        var nr = 2 * W;
+        var pa = t_packA ??= new float[Mc * Kc];
+        var pb = t_packB ??= new float[Kc * Nc];
+        ref var ar = ref MemoryMarshal.GetReference(a);
+        ref var br = ref MemoryMarshal.GetReference(b);
+        ref var cr = ref MemoryMarshal.GetReference(c);
+        ref var par = ref MemoryMarshal.GetArrayDataReference(pa);
+        ref var pbr = ref MemoryMarshal.GetArrayDataReference(pb);
+        Span<float> edge = stackalloc float[Mr * 32];
+        ref var er = ref MemoryMarshal.GetReference(edge);
+        for (var jc = 0; jc < n; jc += Nc)
+        {
+            var nc = Math.Min(Nc, n - jc);
+            for (var pc = 0; pc < k; pc += Kc)
+            {
+                var kc = Math.Min(Kc, k - pc);
+                var load = accumulate || pc > 0;
+                PackB(ref Unsafe.Add(ref br, (nint)pc * bRowStride + (nint)jc * bColStride), bRowStride, bColStride, kc, nc, ref pbr);
+                for (var ic = 0; ic < m; ic += Mc)
+                {
+                    var mc = Math.Min(Mc, m - ic);
+                    PackA(ref Unsafe.Add(ref ar, (nint)ic * aRowStride + (nint)pc * aColStride), aRowStride, aColStride, mc, kc, ref par);
+                    for (var jr = 0; jr < nc; jr += nr)
+                    {
+                        var nn = Math.Min(nr, nc - jr);
+                        ref var bp = ref Unsafe.Add(ref pbr, (nint)jr * kc);
+                        for (var ir = 0; ir < mc; ir += Mr)
+                        {
+                            var mm = Math.Min(Mr, mc - ir);
+                            ref var ap = ref Unsafe.Add(ref par, (nint)ir * kc);
+                            ref var ct = ref Unsafe.Add(ref cr, (nint)(ic + ir) * ldc + jc + jr);
+                            if (mm == Mr && nn == nr)
+                            {
+                                Micro(ref ap, ref bp, ref ct, ldc, kc, load);
+                                continue;
+                            }
+                            // Edge tile: the same register tile on a copy of the valid part of C.
+                            if (load)
+                            {
+                                for (var r = 0; r < mm; r++)
+                                {
+                                    MemoryMarshal.CreateSpan(ref Unsafe.Add(ref ct, (nint)r * ldc), nn).CopyTo(edge.Slice(r * nr, nn));
+                                }
+                            }
+                            Micro(ref ap, ref bp, ref er, nr, kc, load);
+                            for (var r = 0; r < mm; r++)
+                            {
+                                edge.Slice(r * nr, nn).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref ct, (nint)r * ldc), nn));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // B[t, j] = b[t·rs + j·cs] for t < kc, j < nc into panels of Nr columns: pb[(j/Nr)·kc·Nr + t·Nr + j%Nr], zero-padded.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(ref float b, int rs, int cs, int kc, int nc, ref float pb)
+    {
+        var nr = 2 * W;
+        for (var j0 = 0; j0 < nc; j0 += nr)
+        {
+            var nn = Math.Min(nr, nc - j0);
+            ref var dst = ref Unsafe.Add(ref pb, (nint)j0 * kc);
+            ref var src = ref Unsafe.Add(ref b, (nint)j0 * cs);
+            if (cs == 1 && nn == nr)
+            {
+                for (var t = 0; t < kc; t++)
+                {
+                    ref var s = ref Unsafe.Add(ref src, (nint)t * rs);
+                    ref var d = ref Unsafe.Add(ref dst, (nint)t * nr);
+                    TOps.Store(TOps.Load(in s, 0), ref d, 0);
+                    TOps.Store(TOps.Load(in s, (nuint)W), ref d, (nuint)W);
+                }
+                continue;
+            }
+            for (var j = 0; j < nr; j++)
+            {
+                if (j < nn)
+                {
+                    ref var s = ref Unsafe.Add(ref src, (nint)j * cs);
+                    for (var t = 0; t < kc; t++)
+                    {
+                        Unsafe.Add(ref dst, (nint)t * nr + j) = Unsafe.Add(ref s, (nint)t * rs);
+                    }
+                }
+                else
+                {
+                    for (var t = 0; t < kc; t++)
+                    {
+                        Unsafe.Add(ref dst, (nint)t * nr + j) = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    // A[i, t] = a[i·rs + t·cs] for i < mc, t < kc into panels of Mr rows: pa[(i/Mr)·kc·Mr + t·Mr + i%Mr], zero-padded.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float pa)
+    {
+        for (var i0 = 0; i0 < mc; i0 += Mr)
+        {
+            var mm = Math.Min(Mr, mc - i0);
+            ref var dst = ref Unsafe.Add(ref pa, (nint)i0 * kc);
+            ref var src = ref Unsafe.Add(ref a, (nint)i0 * rs);
+            if (rs == 1 && mm == Mr)
+            {
+                for (var t = 0; t < kc; t++)
+                {
+                    ref var s = ref Unsafe.Add(ref src, (nint)t * cs);
+                    ref var d = ref Unsafe.Add(ref dst, (nint)t * Mr);
+                    for (var r = 0; r < Mr; r++)
+                    {
+                        Unsafe.Add(ref d, r) = Unsafe.Add(ref s, r);
+                    }
+                }
+                continue;
+            }
+            for (var r = 0; r < Mr; r++)
+            {
+                if (r < mm)
+                {
+                    ref var s = ref Unsafe.Add(ref src, (nint)r * rs);
+                    for (var t = 0; t < kc; t++)
+                    {
+                        Unsafe.Add(ref dst, (nint)t * Mr + r) = Unsafe.Add(ref s, (nint)t * cs);
+                    }
+                }
+                else
+                {
+                    for (var t = 0; t < kc; t++)
+                    {
+                        Unsafe.Add(ref dst, (nint)t * Mr + r) = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    // C[0..12, 0..2W] (+)= Σ_t pa[t·12 + r]·pb[t·2W + j], one FMA per output per t, in t order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro(ref float pa, ref float pb, ref float c, int ldc, int kc, bool load)
+    {
+        var w = (nuint)W;
+        nint l = ldc;
+        TVec c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1;
+        if (load)
+        {
+            c00 = TOps.Load(in c, 0); c01 = TOps.Load(in c, w);
+            c10 = TOps.Load(in Unsafe.Add(ref c, l), 0); c11 = TOps.Load(in Unsafe.Add(ref c, l), w);
+            c20 = TOps.Load(in Unsafe.Add(ref c, 2 * l), 0); c21 = TOps.Load(in Unsafe.Add(ref c, 2 * l), w);
+            c30 = TOps.Load(in Unsafe.Add(ref c, 3 * l), 0); c31 = TOps.Load(in Unsafe.Add(ref c, 3 * l), w);
+            c40 = TOps.Load(in Unsafe.Add(ref c, 4 * l), 0); c41 = TOps.Load(in Unsafe.Add(ref c, 4 * l), w);
+            c50 = TOps.Load(in Unsafe.Add(ref c, 5 * l), 0); c51 = TOps.Load(in Unsafe.Add(ref c, 5 * l), w);
+            c60 = TOps.Load(in Unsafe.Add(ref c, 6 * l), 0); c61 = TOps.Load(in Unsafe.Add(ref c, 6 * l), w);
+            c70 = TOps.Load(in Unsafe.Add(ref c, 7 * l), 0); c71 = TOps.Load(in Unsafe.Add(ref c, 7 * l), w);
+            c80 = TOps.Load(in Unsafe.Add(ref c, 8 * l), 0); c81 = TOps.Load(in Unsafe.Add(ref c, 8 * l), w);
+            c90 = TOps.Load(in Unsafe.Add(ref c, 9 * l), 0); c91 = TOps.Load(in Unsafe.Add(ref c, 9 * l), w);
+            ca0 = TOps.Load(in Unsafe.Add(ref c, 10 * l), 0); ca1 = TOps.Load(in Unsafe.Add(ref c, 10 * l), w);
+            cb0 = TOps.Load(in Unsafe.Add(ref c, 11 * l), 0); cb1 = TOps.Load(in Unsafe.Add(ref c, 11 * l), w);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = TOps.Zero;
+            c60 = c61 = c70 = c71 = c80 = c81 = c90 = c91 = ca0 = ca1 = cb0 = cb1 = TOps.Zero;
+        }
+        for (var t = 0; t < kc; t++)
+        {
+            var b0 = TOps.Load(in pb, 0);
+            var b1 = TOps.Load(in pb, w);
+            var x = TOps.Create(pa);
+            c00 = TOps.Fma(x, b0, c00); c01 = TOps.Fma(x, b1, c01);
+            x = TOps.Create(Unsafe.Add(ref pa, 1));
+            c10 = TOps.Fma(x, b0, c10); c11 = TOps.Fma(x, b1, c11);
+            x = TOps.Create(Unsafe.Add(ref pa, 2));
+            c20 = TOps.Fma(x, b0, c20); c21 = TOps.Fma(x, b1, c21);
+            x = TOps.Create(Unsafe.Add(ref pa, 3));
+            c30 = TOps.Fma(x, b0, c30); c31 = TOps.Fma(x, b1, c31);
+            x = TOps.Create(Unsafe.Add(ref pa, 4));
+            c40 = TOps.Fma(x, b0, c40); c41 = TOps.Fma(x, b1, c41);
+            x = TOps.Create(Unsafe.Add(ref pa, 5));
+            c50 = TOps.Fma(x, b0, c50); c51 = TOps.Fma(x, b1, c51);
+            x = TOps.Create(Unsafe.Add(ref pa, 6));
+            c60 = TOps.Fma(x, b0, c60); c61 = TOps.Fma(x, b1, c61);
+            x = TOps.Create(Unsafe.Add(ref pa, 7));
+            c70 = TOps.Fma(x, b0, c70); c71 = TOps.Fma(x, b1, c71);
+            x = TOps.Create(Unsafe.Add(ref pa, 8));
+            c80 = TOps.Fma(x, b0, c80); c81 = TOps.Fma(x, b1, c81);
+            x = TOps.Create(Unsafe.Add(ref pa, 9));
+            c90 = TOps.Fma(x, b0, c90); c91 = TOps.Fma(x, b1, c91);
+            x = TOps.Create(Unsafe.Add(ref pa, 10));
+            ca0 = TOps.Fma(x, b0, ca0); ca1 = TOps.Fma(x, b1, ca1);
+            x = TOps.Create(Unsafe.Add(ref pa, 11));
+            cb0 = TOps.Fma(x, b0, cb0); cb1 = TOps.Fma(x, b1, cb1);
+            pa = ref Unsafe.Add(ref pa, Mr);
+            pb = ref Unsafe.Add(ref pb, 2 * (int)w);
+        }
+        TOps.Store(c00, ref c, 0); TOps.Store(c01, ref c, w);
+        TOps.Store(c10, ref Unsafe.Add(ref c, l), 0); TOps.Store(c11, ref Unsafe.Add(ref c, l), w);
+        TOps.Store(c20, ref Unsafe.Add(ref c, 2 * l), 0); TOps.Store(c21, ref Unsafe.Add(ref c, 2 * l), w);
+        TOps.Store(c30, ref Unsafe.Add(ref c, 3 * l), 0); TOps.Store(c31, ref Unsafe.Add(ref c, 3 * l), w);
+        TOps.Store(c40, ref Unsafe.Add(ref c, 4 * l), 0); TOps.Store(c41, ref Unsafe.Add(ref c, 4 * l), w);
+        TOps.Store(c50, ref Unsafe.Add(ref c, 5 * l), 0); TOps.Store(c51, ref Unsafe.Add(ref c, 5 * l), w);
+        TOps.Store(c60, ref Unsafe.Add(ref c, 6 * l), 0); TOps.Store(c61, ref Unsafe.Add(ref c, 6 * l), w);
+        TOps.Store(c70, ref Unsafe.Add(ref c, 7 * l), 0); TOps.Store(c71, ref Unsafe.Add(ref c, 7 * l), w);
+        TOps.Store(c80, ref Unsafe.Add(ref c, 8 * l), 0); TOps.Store(c81, ref Unsafe.Add(ref c, 8 * l), w);
+        TOps.Store(c90, ref Unsafe.Add(ref c, 9 * l), 0); TOps.Store(c91, ref Unsafe.Add(ref c, 9 * l), w);
+        TOps.Store(ca0, ref Unsafe.Add(ref c, 10 * l), 0); TOps.Store(ca1, ref Unsafe.Add(ref c, 10 * l), w);
+        TOps.Store(cb0, ref Unsafe.Add(ref c, 11 * l), 0); TOps.Store(cb1, ref Unsafe.Add(ref c, 11 * l), w);
+    }
+}
