@@ -17,10 +17,15 @@ internal static class PackedGemm<TOps, TVec>
     where TOps : struct, ISimd<TVec>
     where TVec : struct
 {
-    internal const int Mr = 12;
     internal const int Kc = 256;
-    internal const int Mc = 16 * Mr;
+    internal const int Mc = 192;
     internal const int Nc = 512;
+
+    /// <summary>Rows of the register tile: 12 with 512-bit vectors (12 × 2 vectors), else 6 (6 × 4 vectors).</summary>
+    internal static int Mr => W >= 16 ? 12 : 6;
+
+    /// <summary>Columns of the register tile: 2 vectors of 16 with 512 bits, else 4 vectors.</summary>
+    internal static int Nr => W >= 16 ? 2 * W : 4 * W;
 
     [ThreadStatic] private static float[]? t_packA;
     [ThreadStatic] private static float[]? t_packB;
@@ -31,7 +36,7 @@ internal static class PackedGemm<TOps, TVec>
     public static void Run(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int bRowStride, int bColStride,
         Span<float> c, int ldc, int m, int n, int k, bool accumulate)
     {
-        var nr = 2 * W;
+        int mr = Mr, nr = Nr;
         var pa = t_packA ??= new float[Mc * Kc];
         var pb = t_packB ??= new float[Kc * Nc];
         ref var ar = ref MemoryMarshal.GetReference(a);
@@ -39,7 +44,7 @@ internal static class PackedGemm<TOps, TVec>
         ref var cr = ref MemoryMarshal.GetReference(c);
         ref var par = ref MemoryMarshal.GetArrayDataReference(pa);
         ref var pbr = ref MemoryMarshal.GetArrayDataReference(pb);
-        Span<float> edge = stackalloc float[Mr * 32];
+        Span<float> edge = stackalloc float[12 * 32];
         ref var er = ref MemoryMarshal.GetReference(edge);
         for (var jc = 0; jc < n; jc += Nc)
         {
@@ -57,12 +62,12 @@ internal static class PackedGemm<TOps, TVec>
                     {
                         var nn = Math.Min(nr, nc - jr);
                         ref var bp = ref Unsafe.Add(ref pbr, (nint)jr * kc);
-                        for (var ir = 0; ir < mc; ir += Mr)
+                        for (var ir = 0; ir < mc; ir += mr)
                         {
-                            var mm = Math.Min(Mr, mc - ir);
+                            var mm = Math.Min(mr, mc - ir);
                             ref var ap = ref Unsafe.Add(ref par, (nint)ir * kc);
                             ref var ct = ref Unsafe.Add(ref cr, (nint)(ic + ir) * ldc + jc + jr);
-                            if (mm == Mr && nn == nr)
+                            if (mm == mr && nn == nr)
                             {
                                 Micro(ref ap, ref bp, ref ct, ldc, kc, load);
                                 continue;
@@ -91,7 +96,8 @@ internal static class PackedGemm<TOps, TVec>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(ref float b, int rs, int cs, int kc, int nc, ref float pb)
     {
-        var nr = 2 * W;
+        var nr = Nr;
+        var vectors = nr / W;
         for (var j0 = 0; j0 < nc; j0 += nr)
         {
             var nn = Math.Min(nr, nc - j0);
@@ -103,8 +109,10 @@ internal static class PackedGemm<TOps, TVec>
                 {
                     ref var s = ref Unsafe.Add(ref src, (nint)t * rs);
                     ref var d = ref Unsafe.Add(ref dst, (nint)t * nr);
-                    TOps.Store(TOps.Load(in s, 0), ref d, 0);
-                    TOps.Store(TOps.Load(in s, (nuint)W), ref d, (nuint)W);
+                    for (var v = 0; v < vectors; v++)
+                    {
+                        TOps.Store(TOps.Load(in s, (nuint)(v * W)), ref d, (nuint)(v * W));
+                    }
                 }
                 continue;
             }
@@ -133,48 +141,117 @@ internal static class PackedGemm<TOps, TVec>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float pa)
     {
-        for (var i0 = 0; i0 < mc; i0 += Mr)
+        var mr = Mr;
+        for (var i0 = 0; i0 < mc; i0 += mr)
         {
-            var mm = Math.Min(Mr, mc - i0);
+            var mm = Math.Min(mr, mc - i0);
             ref var dst = ref Unsafe.Add(ref pa, (nint)i0 * kc);
             ref var src = ref Unsafe.Add(ref a, (nint)i0 * rs);
-            if (rs == 1 && mm == Mr)
+            if (rs == 1 && mm == mr)
             {
                 for (var t = 0; t < kc; t++)
                 {
                     ref var s = ref Unsafe.Add(ref src, (nint)t * cs);
-                    ref var d = ref Unsafe.Add(ref dst, (nint)t * Mr);
-                    for (var r = 0; r < Mr; r++)
+                    ref var d = ref Unsafe.Add(ref dst, (nint)t * mr);
+                    for (var r = 0; r < mr; r++)
                     {
                         Unsafe.Add(ref d, r) = Unsafe.Add(ref s, r);
                     }
                 }
                 continue;
             }
-            for (var r = 0; r < Mr; r++)
+            for (var r = 0; r < mr; r++)
             {
                 if (r < mm)
                 {
                     ref var s = ref Unsafe.Add(ref src, (nint)r * rs);
                     for (var t = 0; t < kc; t++)
                     {
-                        Unsafe.Add(ref dst, (nint)t * Mr + r) = Unsafe.Add(ref s, (nint)t * cs);
+                        Unsafe.Add(ref dst, (nint)t * mr + r) = Unsafe.Add(ref s, (nint)t * cs);
                     }
                 }
                 else
                 {
                     for (var t = 0; t < kc; t++)
                     {
-                        Unsafe.Add(ref dst, (nint)t * Mr + r) = 0f;
+                        Unsafe.Add(ref dst, (nint)t * mr + r) = 0f;
                     }
                 }
             }
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Micro(ref float pa, ref float pb, ref float c, int ldc, int kc, bool load)
+    {
+        if (W >= 16)
+        {
+            Micro12x2(ref pa, ref pb, ref c, ldc, kc, load);
+        }
+        else
+        {
+            Micro6x4(ref pa, ref pb, ref c, ldc, kc, load);
+        }
+    }
+
+    // C[0..6, 0..4W] (+)= Σ_t pa[t·6 + r]·pb[t·4W + j], one FMA per output per t, in t order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro6x4(ref float pa, ref float pb, ref float c, int ldc, int kc, bool load)
+    {
+        var w = (nuint)W;
+        nint l = ldc;
+        TVec c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+        ref var r1 = ref Unsafe.Add(ref c, l);
+        ref var r2 = ref Unsafe.Add(ref c, 2 * l);
+        ref var r3 = ref Unsafe.Add(ref c, 3 * l);
+        ref var r4 = ref Unsafe.Add(ref c, 4 * l);
+        ref var r5 = ref Unsafe.Add(ref c, 5 * l);
+        if (load)
+        {
+            c00 = TOps.Load(in c, 0); c01 = TOps.Load(in c, w); c02 = TOps.Load(in c, 2 * w); c03 = TOps.Load(in c, 3 * w);
+            c10 = TOps.Load(in r1, 0); c11 = TOps.Load(in r1, w); c12 = TOps.Load(in r1, 2 * w); c13 = TOps.Load(in r1, 3 * w);
+            c20 = TOps.Load(in r2, 0); c21 = TOps.Load(in r2, w); c22 = TOps.Load(in r2, 2 * w); c23 = TOps.Load(in r2, 3 * w);
+            c30 = TOps.Load(in r3, 0); c31 = TOps.Load(in r3, w); c32 = TOps.Load(in r3, 2 * w); c33 = TOps.Load(in r3, 3 * w);
+            c40 = TOps.Load(in r4, 0); c41 = TOps.Load(in r4, w); c42 = TOps.Load(in r4, 2 * w); c43 = TOps.Load(in r4, 3 * w);
+            c50 = TOps.Load(in r5, 0); c51 = TOps.Load(in r5, w); c52 = TOps.Load(in r5, 2 * w); c53 = TOps.Load(in r5, 3 * w);
+        }
+        else
+        {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = TOps.Zero;
+            c30 = c31 = c32 = c33 = c40 = c41 = c42 = c43 = c50 = c51 = c52 = c53 = TOps.Zero;
+        }
+        for (var t = 0; t < kc; t++)
+        {
+            var b0 = TOps.Load(in pb, 0);
+            var b1 = TOps.Load(in pb, w);
+            var b2 = TOps.Load(in pb, 2 * w);
+            var b3 = TOps.Load(in pb, 3 * w);
+            var x = TOps.Create(pa);
+            c00 = TOps.Fma(x, b0, c00); c01 = TOps.Fma(x, b1, c01); c02 = TOps.Fma(x, b2, c02); c03 = TOps.Fma(x, b3, c03);
+            x = TOps.Create(Unsafe.Add(ref pa, 1));
+            c10 = TOps.Fma(x, b0, c10); c11 = TOps.Fma(x, b1, c11); c12 = TOps.Fma(x, b2, c12); c13 = TOps.Fma(x, b3, c13);
+            x = TOps.Create(Unsafe.Add(ref pa, 2));
+            c20 = TOps.Fma(x, b0, c20); c21 = TOps.Fma(x, b1, c21); c22 = TOps.Fma(x, b2, c22); c23 = TOps.Fma(x, b3, c23);
+            x = TOps.Create(Unsafe.Add(ref pa, 3));
+            c30 = TOps.Fma(x, b0, c30); c31 = TOps.Fma(x, b1, c31); c32 = TOps.Fma(x, b2, c32); c33 = TOps.Fma(x, b3, c33);
+            x = TOps.Create(Unsafe.Add(ref pa, 4));
+            c40 = TOps.Fma(x, b0, c40); c41 = TOps.Fma(x, b1, c41); c42 = TOps.Fma(x, b2, c42); c43 = TOps.Fma(x, b3, c43);
+            x = TOps.Create(Unsafe.Add(ref pa, 5));
+            c50 = TOps.Fma(x, b0, c50); c51 = TOps.Fma(x, b1, c51); c52 = TOps.Fma(x, b2, c52); c53 = TOps.Fma(x, b3, c53);
+            pa = ref Unsafe.Add(ref pa, 6);
+            pb = ref Unsafe.Add(ref pb, 4 * (int)w);
+        }
+        TOps.Store(c00, ref c, 0); TOps.Store(c01, ref c, w); TOps.Store(c02, ref c, 2 * w); TOps.Store(c03, ref c, 3 * w);
+        TOps.Store(c10, ref r1, 0); TOps.Store(c11, ref r1, w); TOps.Store(c12, ref r1, 2 * w); TOps.Store(c13, ref r1, 3 * w);
+        TOps.Store(c20, ref r2, 0); TOps.Store(c21, ref r2, w); TOps.Store(c22, ref r2, 2 * w); TOps.Store(c23, ref r2, 3 * w);
+        TOps.Store(c30, ref r3, 0); TOps.Store(c31, ref r3, w); TOps.Store(c32, ref r3, 2 * w); TOps.Store(c33, ref r3, 3 * w);
+        TOps.Store(c40, ref r4, 0); TOps.Store(c41, ref r4, w); TOps.Store(c42, ref r4, 2 * w); TOps.Store(c43, ref r4, 3 * w);
+        TOps.Store(c50, ref r5, 0); TOps.Store(c51, ref r5, w); TOps.Store(c52, ref r5, 2 * w); TOps.Store(c53, ref r5, 3 * w);
+    }
+
     // C[0..12, 0..2W] (+)= Σ_t pa[t·12 + r]·pb[t·2W + j], one FMA per output per t, in t order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro(ref float pa, ref float pb, ref float c, int ldc, int kc, bool load)
+    private static void Micro12x2(ref float pa, ref float pb, ref float c, int ldc, int kc, bool load)
     {
         var w = (nuint)W;
         nint l = ldc;
@@ -227,7 +304,7 @@ internal static class PackedGemm<TOps, TVec>
             ca0 = TOps.Fma(x, b0, ca0); ca1 = TOps.Fma(x, b1, ca1);
             x = TOps.Create(Unsafe.Add(ref pa, 11));
             cb0 = TOps.Fma(x, b0, cb0); cb1 = TOps.Fma(x, b1, cb1);
-            pa = ref Unsafe.Add(ref pa, Mr);
+            pa = ref Unsafe.Add(ref pa, 12);
             pb = ref Unsafe.Add(ref pb, 2 * (int)w);
         }
         TOps.Store(c00, ref c, 0); TOps.Store(c01, ref c, w);
