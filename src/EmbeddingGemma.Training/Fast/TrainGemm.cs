@@ -80,15 +80,15 @@ internal static class TrainGemm
     public static void Forward(KernelSet ks, int threads, float[] x, int m, float[] w, int outF, int inF, float[] y) =>
         Multiply(ks, threads, x, 0, inF, w, 0, inF, y, 0, outF, m, outF, inF, accumulate: false);
 
-    /// <summary>Output block of the packed products: rows × columns per work item (the kernel's own cache blocks).</summary>
+    /// <summary>Rows of C per work item of the packed products (the kernel's row block).</summary>
     internal const int PackedBlockRows = 192;
-    internal const int PackedBlockCols = 512;
 
     /// <summary>
     /// C[i, j] (+)= Σ_t A(i, t)·B(t, j) with A(i, t) = a[aOff + i·aRs + t·aCs], B(t, j) = b[bOff + t·bRs + j·bCs] on the
-    /// packed kernel (<see cref="KernelSet.GemmPacked"/>), C cut into blocks of <see cref="PackedBlockRows"/> ×
-    /// <see cref="PackedBlockCols"/> over <c>threads</c> workers. Each output is one FMA chain in k order whatever the
-    /// split, so results do not depend on the thread count.
+    /// packed kernel (<see cref="KernelSet.GemmPacked"/>) over <c>threads</c> workers: C is cut into blocks of
+    /// <see cref="PackedBlockRows"/> rows, and into column blocks (multiples of 32, at least 128 wide) only when the
+    /// rows alone give fewer than two blocks per worker, so that each operand is packed about once. Each output is one
+    /// FMA chain in k order whatever the split, so results do not depend on the thread count.
     /// </summary>
     public static void MultiplyPacked(KernelSet ks, int threads, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int bCs,
         float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate)
@@ -97,12 +97,15 @@ internal static class TrainGemm
         {
             return;
         }
-        int mb = (m + PackedBlockRows - 1) / PackedBlockRows, nb = (n + PackedBlockCols - 1) / PackedBlockCols;
+        var mb = (m + PackedBlockRows - 1) / PackedBlockRows;
+        var nb = threads > 1 ? Math.Clamp((2 * threads + mb - 1) / mb, 1, Math.Max(1, n / 128)) : 1;
+        var cols = ((n + nb - 1) / nb + 31) / 32 * 32;
+        nb = (n + cols - 1) / cols;
         Workers.Blocks(mb * nb, threads, item =>
         {
             int pj = item / mb, pi = item % mb;
-            int i0 = pi * PackedBlockRows, j0 = pj * PackedBlockCols;
-            int mm = Math.Min(PackedBlockRows, m - i0), nn = Math.Min(PackedBlockCols, n - j0);
+            int i0 = pi * PackedBlockRows, j0 = pj * cols;
+            int mm = Math.Min(PackedBlockRows, m - i0), nn = Math.Min(cols, n - j0);
             ks.GemmPacked(a.AsSpan(aOff + i0 * aRs), aRs, aCs, b.AsSpan(bOff + j0 * bCs), bRs, bCs,
                 c.AsSpan(cOff + i0 * ldc + j0), ldc, mm, nn, k, accumulate);
         });

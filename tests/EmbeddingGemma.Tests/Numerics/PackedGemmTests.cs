@@ -6,7 +6,7 @@ namespace EmbeddingGemma.Tests.Numerics;
 /// <summary>
 /// <see cref="Numerics.Kernels.KernelSet.GemmPacked"/>: strided operands (row-major and transposed reads), overwrite
 /// and accumulate, shapes around the register tile (12 or 6 rows × 32 or 16 or 8 columns) and the cache blocks
-/// (k slices of 256, 192 rows, 512 columns), against an fp64 product and bit for bit against the scalar reference.
+/// (k slices of 256, 192 rows, 2,048 columns), against an fp64 product and bit for bit against the scalar reference.
 /// </summary>
 public class PackedGemmTests
 {
@@ -15,7 +15,7 @@ public class PackedGemmTests
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 5), (3, 2, 9), (12, 32, 8), (13, 33, 17), (6, 16, 40), (7, 9, 256), (25, 65, 257),
-        (11, 31, 513), (200, 40, 30), (14, 530, 20), (37, 53, 29),
+        (11, 31, 513), (200, 40, 30), (14, 530, 20), (3, 2100, 7), (37, 53, 29),
     ];
 
     // (A transposed, B transposed): A(i, t) from row-major [m, k] or from [k, m]; B(t, j) from [k, n] or from [n, k].

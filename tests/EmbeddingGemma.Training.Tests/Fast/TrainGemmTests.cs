@@ -5,8 +5,8 @@ namespace EmbeddingGemma.Training.Tests.Fast;
 
 /// <summary>
 /// The backward products of <see cref="TrainGemm"/> on the packed kernel, operands read as stored (no transposes):
-/// dX (+)= dY·W and dW += dYᵀ·X against fp64 sums, and bit-identical for 1, 2 and 3 threads, on shapes that cross the
-/// work blocks (192 rows × 512 columns) and the kernel's k slices (256).
+/// dX (+)= dY·W and dW += dYᵀ·X against fp64 sums, and bit-identical for 1, 2 and 3 threads (1, 4 and 6 work items of
+/// different column widths), on shapes that cross the row blocks (192) and the kernel's k slices (256).
 /// </summary>
 public class TrainGemmTests
 {

@@ -19,7 +19,7 @@ internal static class PackedGemm<TOps, TVec>
 {
     internal const int Kc = 256;
     internal const int Mc = 192;
-    internal const int Nc = 512;
+    internal const int Nc = 2048;
 
     /// <summary>Rows of the register tile: 12 with 512-bit vectors (12 × 2 vectors), else 6 (6 × 4 vectors).</summary>
     internal static int Mr => W >= 16 ? 12 : 6;
