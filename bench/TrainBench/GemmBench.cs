@@ -9,8 +9,9 @@ namespace EmbeddingGemma.TrainBench;
 /// <c>TrainBench --gemm [--tokens 8192] [--out 768] [--in 1152] [--reps 3] [--threads 1,2]</c>: the training
 /// products at one linear layer's shape, old (<see cref="Numerics.Kernels.KernelSet.GemmTile"/> with the transposes the
 /// backward used to materialise) against new (<see cref="Numerics.Kernels.KernelSet.GemmPacked"/>, operands read as
-/// stored), alternated, per thread count. Prints GFLOP/s (2·m·n·k per wall second, best of the repetitions) and the
-/// largest difference between the two results relative to the largest |value|.
+/// stored), alternated, per thread count. Prints GFLOP/s (2·m·n·k per wall second, best of the repetitions), GFLOP per
+/// process CPU second (per core; the steadier figure on a shared machine) and the largest difference between the two
+/// results relative to the largest |value|.
 /// </summary>
 internal static class GemmBench
 {
@@ -74,15 +75,16 @@ internal static class GemmBench
             {
                 oldRun();
                 newRun();
-                double bestOld = double.MaxValue, bestNew = double.MaxValue;
+                double bestOld = double.MaxValue, bestNew = double.MaxValue, cpuOld = double.MaxValue, cpuNew = double.MaxValue;
+                var proc = Process.GetCurrentProcess();
                 for (var r = 0; r < reps; r++)
                 {
-                    var sw = Stopwatch.StartNew();
-                    oldRun();
-                    bestOld = Math.Min(bestOld, sw.Elapsed.TotalSeconds);
-                    sw.Restart();
-                    newRun();
-                    bestNew = Math.Min(bestNew, sw.Elapsed.TotalSeconds);
+                    (var wall, var cpu) = Time(proc, oldRun);
+                    bestOld = Math.Min(bestOld, wall);
+                    cpuOld = Math.Min(cpuOld, cpu);
+                    (wall, cpu) = Time(proc, newRun);
+                    bestNew = Math.Min(bestNew, wall);
+                    cpuNew = Math.Min(cpuNew, cpu);
                 }
                 double maxDiff = 0, maxAbs = 0;
                 for (var i = 0; i < oldOut.Length; i++)
@@ -90,10 +92,22 @@ internal static class GemmBench
                     maxDiff = Math.Max(maxDiff, Math.Abs(oldOut[i] - newOut[i]));
                     maxAbs = Math.Max(maxAbs, Math.Abs(oldOut[i]));
                 }
-                Console.WriteLine($"threads {threads}  {name,-20} old {flop / bestOld / 1e9,6:F1} GFLOP/s  new {flop / bestNew / 1e9,6:F1} GFLOP/s  " +
-                    $"(x{bestOld / bestNew:F2}; max |old − new| / max |old| = {maxDiff / maxAbs:E1})");
+                Console.WriteLine($"threads {threads}  {name,-20} old {flop / bestOld / 1e9,6:F1} GFLOP/s ({flop / cpuOld / 1e9,5:F1} per CPU s)  " +
+                    $"new {flop / bestNew / 1e9,6:F1} GFLOP/s ({flop / cpuNew / 1e9,5:F1} per CPU s)  x{bestOld / bestNew:F2}; max |old − new| / max |old| = {maxDiff / maxAbs:E1}");
             }
         }
         return 0;
+    }
+
+    // Wall and process CPU seconds of one run.
+    private static (double Wall, double Cpu) Time(Process proc, Action run)
+    {
+        proc.Refresh();
+        var cpu0 = proc.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        run();
+        var wall = sw.Elapsed.TotalSeconds;
+        proc.Refresh();
+        return (wall, (proc.TotalProcessorTime - cpu0).TotalSeconds);
     }
 }
