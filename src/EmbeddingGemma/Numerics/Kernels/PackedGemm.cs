@@ -6,12 +6,14 @@ namespace EmbeddingGemma.Numerics.Kernels;
 /// <summary>
 /// The packed outer-product GEMM of <see cref="KernelSet.GemmPacked"/> for the vector variants (BLIS/GotoBLAS order):
 /// for each <see cref="Nc"/>-column block and <see cref="Kc"/>-deep slice of k, B is packed into panels of
-/// <c>Nr = 2·W</c> columns ([kc][Nr], zero-padded), then for each <see cref="Mc"/>-row block A into panels of
-/// <see cref="Mr"/> rows ([kc][Mr], zero-padded), and a 12 × 2-vector register tile (24 accumulators) runs over
-/// each pair of panels: per k step two vector loads of B, 12 broadcasts of A, 24 FMAs. The accumulators start from C
+/// <see cref="Nr"/> columns ([kc][Nr], zero-padded), then for each <see cref="Mc"/>-row block A into panels of
+/// <see cref="Mr"/> rows ([kc][Mr], zero-padded), and a register tile of 24 accumulators runs over each pair of
+/// panels: with 512-bit vectors 12 rows × 2 vectors (per k step two vector loads of B, 12 broadcasts of A, 24 FMAs),
+/// else 6 rows × 4 vectors (4 loads, 6 broadcasts). The accumulators start from C
 /// (or zero for the first slice without <c>accumulate</c>) and go back to C after each slice, so every output is one
 /// FMA chain in k order, the same as the scalar reference whatever the blocking, the tile position or the caller's
-/// split of C. Pack buffers are per thread and reused.
+/// split of C. Pack buffers are per thread and reused (A: <see cref="Mc"/> × <see cref="Kc"/>; B: up to
+/// <see cref="Kc"/> × <see cref="Nc"/>, sized by the widest block seen).
 /// </summary>
 internal static class PackedGemm<TOps, TVec>
     where TOps : struct, ISimd<TVec>
@@ -38,7 +40,13 @@ internal static class PackedGemm<TOps, TVec>
     {
         int mr = Mr, nr = Nr;
         var pa = t_packA ??= new float[Mc * Kc];
-        var pb = t_packB ??= new float[Kc * Nc];
+        // B's buffer grows to the widest block seen on this thread (at most Kc × Nc, 2 MiB)
+        var bNeed = Kc * Math.Min(Nc, (n + nr - 1) / nr * nr);
+        if (t_packB is null || t_packB.Length < bNeed)
+        {
+            t_packB = new float[bNeed];
+        }
+        var pb = t_packB;
         ref var ar = ref MemoryMarshal.GetReference(a);
         ref var br = ref MemoryMarshal.GetReference(b);
         ref var cr = ref MemoryMarshal.GetReference(c);
