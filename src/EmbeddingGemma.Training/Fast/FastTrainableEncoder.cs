@@ -51,9 +51,10 @@ public sealed record FastTrainableEncoderOptions
 /// o_proj, FlashAttention-2 tiled attention (<see cref="FastAttention"/>), inverse RoPE, q/k norms, q/k/v, input norm,
 /// residuals, and the √d-scaled embedding (sparse rows, when trained). Sequences are packed without padding (a
 /// sequence's values never depend on its batch mates). Forward products run on <see cref="KernelSet.GemmTile"/> (as
-/// inference), backward ones on <see cref="KernelSet.GemmPacked"/> without transposes, through <see cref="TrainGemm"/> over <see cref="FastTrainableEncoderOptions.Threads"/> workers. Norm weights are held as HF's
-/// zero-centred w (gain 1 + w, recomputed per call since the optimizer updates values in place). Checked against the
-/// fp64 <see cref="Reference.ReferenceModel"/> on every tensor and against the engine's own forward in tests.
+/// inference), backward ones on <see cref="KernelSet.GemmPacked"/> without transposes, through <see cref="TrainGemm"/>
+/// over <see cref="FastTrainableEncoderOptions.Threads"/> workers. Norm weights are held as HF's zero-centred w (gain
+/// 1 + w, recomputed per call since the optimizer updates values in place). Checked against the fp64
+/// <see cref="Reference.ReferenceModel"/> on every tensor and against the engine's own forward in tests.
 /// Not thread-safe: one call at a time.
 /// </summary>
 public sealed class FastTrainableEncoder : ITrainableEncoder
