@@ -14,11 +14,13 @@ using TorchSharp;
 // and the whole process). Usage:
 //   OMP_WAIT_POLICY=passive dotnet run -c Release --project bench/TrainBench -- --model DIR [--batch 32] [--seq 256]
 //     [--steps 3] [--threads N] [--engine both|ours|torch] [--train-embeddings] [--lr 1e-5] [--chunk-tokens N] [--profile]
+//   dotnet bench/TrainBench/bin/Release/net10.0/TrainBench.dll --gemm [--tokens 8192] [--out 768] [--in 1152] [--reps 3]
+//     [--threads 1,2]: the training products alone, GemmTile vs the packed kernel (GemmBench.cs)
 var opts = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
 {
-    if (args[i] is "--train-embeddings" or "--profile")
+    if (args[i] is "--train-embeddings" or "--profile" or "--gemm")
     {
         flags.Add(args[i]);
     }
@@ -31,6 +33,10 @@ for (var i = 0; i < args.Length; i++)
         Console.Error.WriteLine($"error: unexpected argument '{args[i]}'");
         return 2;
     }
+}
+if (flags.Contains("--gemm"))
+{
+    return GemmBench.Run(opts);
 }
 if (!opts.TryGetValue("--model", out var modelPath))
 {

@@ -50,10 +50,11 @@ public sealed record FastTrainableEncoderOptions
 /// Dense ×2, mean pool, final norm, per layer post-FFN norm, down, GeGLU, gate/up, pre-FFN norm, post-attention norm,
 /// o_proj, FlashAttention-2 tiled attention (<see cref="FastAttention"/>), inverse RoPE, q/k norms, q/k/v, input norm,
 /// residuals, and the √d-scaled embedding (sparse rows, when trained). Sequences are packed without padding (a
-/// sequence's values never depend on its batch mates). Products run on <see cref="KernelSet.GemmTile"/> through
-/// <see cref="TrainGemm"/> over <see cref="FastTrainableEncoderOptions.Threads"/> workers. Norm weights are held as HF's
-/// zero-centred w (gain 1 + w, recomputed per call since the optimizer updates values in place). Checked against the
-/// fp64 <see cref="Reference.ReferenceModel"/> on every tensor and against the engine's own forward in tests.
+/// sequence's values never depend on its batch mates). Forward products run on <see cref="KernelSet.GemmTile"/> (as
+/// inference), backward ones on <see cref="KernelSet.GemmPacked"/> without transposes, through <see cref="TrainGemm"/>
+/// over <see cref="FastTrainableEncoderOptions.Threads"/> workers. Norm weights are held as HF's zero-centred w (gain
+/// 1 + w, recomputed per call since the optimizer updates values in place). Checked against the fp64
+/// <see cref="Reference.ReferenceModel"/> on every tensor and against the engine's own forward in tests.
 /// Not thread-safe: one call at a time.
 /// </summary>
 public sealed class FastTrainableEncoder : ITrainableEncoder
@@ -801,7 +802,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         {
             var (o, inF) = (_denseShapes[i][0], _denseShapes[i][1]);
             var ti = FinalNormIndex + 1 + i;
-            LinearBackward(ws.DDense[i + 1], ws.DenseIn[i], null, b, V(ti), o, inF, ws.DDense[i], accumulateDx: false, Wanted(grads, ti));
+            LinearBackward(ws.DDense[i + 1], ws.DenseIn[i], b, V(ti), o, inF, ws.DDense[i], accumulateDx: false, Wanted(grads, ti));
         }
         // mean pool: every token of sequence s gets dpooled_s / S
         var dH = ws.DH;
@@ -859,7 +860,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         // recompute the GeGLU product for down's weight gradient
         Workers.Rows(t, 32, _threads, (r0, r1) =>
             k.GeluTanhMul(a.Gate.AsSpan(r0 * ff, (r1 - r0) * ff), a.Up.AsSpan(r0 * ff, (r1 - r0) * ff), ws.Act.AsSpan(r0 * ff, (r1 - r0) * ff)));
-        LinearBackward(ws.DDown, ws.Act, null, t, V(L.Down), h, ff, ws.DAct, accumulateDx: false, G(L.Down));
+        LinearBackward(ws.DDown, ws.Act, t, V(L.Down), h, ff, ws.DAct, accumulateDx: false, G(L.Down));
         t0 = Tock("bwd.linear", t0);
         Workers.Rows(t, 32, _threads, (r0, r1) =>
         {
@@ -881,18 +882,18 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         });
         // x2 = pre_ffn_norm(mid), recomputed
         var gPre = _gains[L.PreFfn];
-        var x2T = RecomputeNormed(ws, ws.Mid, gPre, t, transpose: G(L.Gate) is not null || G(L.Up) is not null);
+        RecomputeNormed(ws, ws.Mid, gPre, t);
         t0 = Tock("bwd.rows", t0);
-        LinearBackward(ws.DGate, ws.X, x2T, t, V(L.Gate), ff, h, ws.DX, accumulateDx: false, G(L.Gate));
+        LinearBackward(ws.DGate, ws.X, t, V(L.Gate), ff, h, ws.DX, accumulateDx: false, G(L.Gate));
         t0 = Tock("bwd.linear", t0);
-        LinearBackward(ws.DUp, ws.X, x2T, t, V(L.Up), ff, h, ws.DX, accumulateDx: true, G(L.Up));
+        LinearBackward(ws.DUp, ws.X, t, V(L.Up), ff, h, ws.DX, accumulateDx: true, G(L.Up));
         t0 = Tock("bwd.linear", t0);
         NormBackward(ws.DX, ws.Mid, a.RPre, t, h, gPre, dH, accumulateDx: true, G(L.PreFfn));
         t0 = Tock("bwd.rows", t0);
         // mid = input + post_attn_norm(o_proj(attn))
         NormBackward(dH, a.Proj, a.RPost, t, h, gPost, ws.DDown, accumulateDx: false, G(L.PostAttn));
         t0 = Tock("bwd.rows", t0);
-        LinearBackward(ws.DDown, a.O, null, t, V(L.Wo), h, qd, ws.DO, accumulateDx: false, G(L.Wo));
+        LinearBackward(ws.DDown, a.O, t, V(L.Wo), h, qd, ws.DO, accumulateDx: false, G(L.Wo));
         t0 = Tock("bwd.linear", t0);
         // attention: recompute RoPE'd q, k; FlashAttention-2 backward per (sequence, KV head)
         QkNormRope(ws, l, a, saveR: false);
@@ -936,23 +937,20 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         t0 = Tock("bwd.rows", t0);
         // q/k/v of x = input_norm(input), recomputed
         var gAttn = _gains[L.AttnNorm];
-        var xT = RecomputeNormed(ws, a.Input, gAttn, t, transpose: G(L.Wq) is not null || G(L.Wk) is not null || G(L.Wv) is not null);
+        RecomputeNormed(ws, a.Input, gAttn, t);
         t0 = Tock("bwd.rows", t0);
-        LinearBackward(ws.DQ, ws.X, xT, t, V(L.Wq), qd, h, ws.DX, accumulateDx: false, G(L.Wq));
+        LinearBackward(ws.DQ, ws.X, t, V(L.Wq), qd, h, ws.DX, accumulateDx: false, G(L.Wq));
         t0 = Tock("bwd.linear", t0);
-        LinearBackward(ws.DK, ws.X, xT, t, V(L.Wk), kvd, h, ws.DX, accumulateDx: true, G(L.Wk));
+        LinearBackward(ws.DK, ws.X, t, V(L.Wk), kvd, h, ws.DX, accumulateDx: true, G(L.Wk));
         t0 = Tock("bwd.linear", t0);
-        LinearBackward(ws.DV, ws.X, xT, t, V(L.Wv), kvd, h, ws.DX, accumulateDx: true, G(L.Wv));
+        LinearBackward(ws.DV, ws.X, t, V(L.Wv), kvd, h, ws.DX, accumulateDx: true, G(L.Wv));
         t0 = Tock("bwd.linear", t0);
         NormBackward(ws.DX, a.Input, a.RAttn, t, h, gAttn, dH, accumulateDx: true, G(L.AttnNorm));
         t0 = Tock("bwd.rows", t0);
     }
 
-    /// <summary>
-    /// ws.X = RMSNorm(<paramref name="input"/>) with <paramref name="gain"/> (the normed input of a layer's products, not
-    /// kept by the forward), and its transpose in ws.XT when one of those products wants a weight gradient (else null).
-    /// </summary>
-    private float[]? RecomputeNormed(Workspace ws, float[] input, float[] gain, int t, bool transpose)
+    /// <summary>ws.X = RMSNorm(<paramref name="input"/>) with <paramref name="gain"/> (the normed input of a layer's products, not kept by the forward).</summary>
+    private void RecomputeNormed(Workspace ws, float[] input, float[] gain, int t)
     {
         int h = _c.HiddenSize;
         var eps = (float)_c.RmsNormEps;
@@ -964,40 +962,18 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 k.RmsNorm(input.AsSpan(r * h, h), gain, eps, ws.X.AsSpan(r * h, h));
             }
         });
-        if (!transpose)
-        {
-            return null;
-        }
-        TrainGemm.Transpose(_threads, ws.X, t, h, ws.XT);
-        return ws.XT;
     }
 
-    private void LinearWeightGradient(Workspace ws, float[] dy, float[] xT, int m, int outF, int inF, float[] dw)
+    // dW += dYᵀ·X (dw null: frozen), then dX (+)= dY·W, both on the packed kernel reading the operands as stored.
+    private void LinearBackward(float[] dy, float[] x, int m, float[] w, int outF, int inF, float[] dx, bool accumulateDx, float[]? dw)
     {
         var t0 = Tick();
-        TrainGemm.Transpose(_threads, dy, m, outF, ws.YT);
-        t0 = Tock("bwd.linear.transpose", t0);
-        TrainGemm.BackwardWeight(_k, _threads, ws.YT, xT, m, outF, inF, dw);
-        Tock("bwd.linear.dW", t0);
-    }
-
-    // dX (+)= dY·W; dW += dYᵀ·X (dw null: frozen). xT: Xᵀ when already transposed.
-    private void LinearBackward(float[] dy, float[] x, float[]? xT, int m, float[] w, int outF, int inF, float[] dx, bool accumulateDx, float[]? dw)
-    {
-        var ws = _ws!;
         if (dw is not null)
         {
-            if (xT is null)
-            {
-                xT = ws.XT2;
-                TrainGemm.Transpose(_threads, x, m, inF, xT);
-            }
-            LinearWeightGradient(ws, dy, xT, m, outF, inF, dw);
+            TrainGemm.BackwardWeight(_k, _threads, dy, x, m, outF, inF, dw);
+            t0 = Tock("bwd.linear.dW", t0);
         }
-        var t0 = Tick();
-        TrainGemm.Transpose(_threads, w, outF, inF, ws.WT);
-        t0 = Tock("bwd.linear.transpose", t0);
-        TrainGemm.BackwardInput(_k, _threads, dy, m, ws.WT, outF, inF, dx, accumulateDx);
+        TrainGemm.BackwardInput(_k, _threads, dy, m, w, outF, inF, dx, accumulateDx);
         Tock("bwd.linear.dX", t0);
     }
 
@@ -1074,9 +1050,6 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             Capacity = capacity;
             BatchCapacity = batchCapacity;
             int h = c.HiddenSize, qd = c.NumAttentionHeads * c.HeadDim, kvd = c.NumKeyValueHeads * c.HeadDim, ff = c.IntermediateSize;
-            // transposes hold [tokens, widest layer matrix side] or [batch, widest Dense side]
-            var denseWide = dense.Length == 0 ? 0 : dense.Max(d => Math.Max(d[0], d[1]));
-            var wide = (int)Math.Max((long)capacity * Math.Max(Math.Max(h, qd), ff), (long)batchCapacity * denseWide);
             Ids = new int[capacity];
             Position = new int[capacity];
             Offset = new int[batchCapacity];
@@ -1101,9 +1074,6 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             DKr = new float[capacity * kvd];
             DK = new float[capacity * kvd];
             DV = new float[capacity * kvd];
-            XT = new float[wide];
-            XT2 = new float[wide];
-            YT = new float[wide];
             var dims = new List<int> { h };
             dims.AddRange(dense.Select(d => d[0]));
             DenseIn = dims.Select(d => new float[batchCapacity * d]).ToArray();
@@ -1112,12 +1082,6 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
             Y = new float[batchCapacity * outDim];
             DY = new float[batchCapacity * outDim];
             ZNorm = new float[batchCapacity];
-            long maxW = Math.Max((long)ff * h, (long)qd * h);
-            foreach (var d in dense)
-            {
-                maxW = Math.Max(maxW, (long)d[0] * d[1]);
-            }
-            WT = new float[maxW];
         }
 
         public int Capacity { get; }
@@ -1149,10 +1113,6 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         public float[] DKr { get; }
         public float[] DK { get; }
         public float[] DV { get; }
-        public float[] XT { get; }
-        public float[] XT2 { get; }
-        public float[] YT { get; }
-        public float[] WT { get; }
         public float[][] DenseIn { get; }
         public float[][] DDense { get; }
         public float[] Y { get; }

@@ -80,13 +80,44 @@ internal static class TrainGemm
     public static void Forward(KernelSet ks, int threads, float[] x, int m, float[] w, int outF, int inF, float[] y) =>
         Multiply(ks, threads, x, 0, inF, w, 0, inF, y, 0, outF, m, outF, inF, accumulate: false);
 
-    /// <summary>dX[m, inF] (+)= dY[m, outF]·W, with <paramref name="wT"/> = Wᵀ [inF, outF].</summary>
-    public static void BackwardInput(KernelSet ks, int threads, float[] dy, int m, float[] wT, int outF, int inF, float[] dx, bool accumulate) =>
-        Multiply(ks, threads, dy, 0, outF, wT, 0, outF, dx, 0, inF, m, inF, outF, accumulate);
+    /// <summary>Rows of C per work item of the packed products (the kernel's row block).</summary>
+    internal const int PackedBlockRows = 192;
 
-    /// <summary>dW[outF, inF] += dYᵀ·X, with <paramref name="dyT"/> = dYᵀ [outF, m] and <paramref name="xT"/> = Xᵀ [inF, m].</summary>
-    public static void BackwardWeight(KernelSet ks, int threads, float[] dyT, float[] xT, int m, int outF, int inF, float[] dw) =>
-        Multiply(ks, threads, dyT, 0, m, xT, 0, m, dw, 0, inF, outF, inF, m, accumulate: true);
+    /// <summary>
+    /// C[i, j] (+)= Σ_t A(i, t)·B(t, j) with A(i, t) = a[aOff + i·aRs + t·aCs], B(t, j) = b[bOff + t·bRs + j·bCs] on the
+    /// packed kernel (<see cref="KernelSet.GemmPacked"/>) over <c>threads</c> workers: C is cut into blocks of
+    /// <see cref="PackedBlockRows"/> rows, and into column blocks (multiples of 32, at least 128 wide) only when the
+    /// rows alone give fewer than two blocks per worker, so that each operand is packed about once. Each output is one
+    /// FMA chain in k order whatever the split, so results do not depend on the thread count.
+    /// </summary>
+    public static void MultiplyPacked(KernelSet ks, int threads, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs, int bCs,
+        float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate)
+    {
+        if (m <= 0 || n <= 0)
+        {
+            return;
+        }
+        var mb = (m + PackedBlockRows - 1) / PackedBlockRows;
+        var nb = threads > 1 ? Math.Clamp((2 * threads + mb - 1) / mb, 1, Math.Max(1, n / 128)) : 1;
+        var cols = ((n + nb - 1) / nb + 31) / 32 * 32;
+        nb = (n + cols - 1) / cols;
+        Workers.Blocks(mb * nb, threads, item =>
+        {
+            int pj = item / mb, pi = item % mb;
+            int i0 = pi * PackedBlockRows, j0 = pj * cols;
+            int mm = Math.Min(PackedBlockRows, m - i0), nn = Math.Min(cols, n - j0);
+            ks.GemmPacked(a.AsSpan(aOff + i0 * aRs), aRs, aCs, b.AsSpan(bOff + j0 * bCs), bRs, bCs,
+                c.AsSpan(cOff + i0 * ldc + j0), ldc, mm, nn, k, accumulate);
+        });
+    }
+
+    /// <summary>dX[m, inF] (+)= dY[m, outF]·W (W [outF, inF] read as stored).</summary>
+    public static void BackwardInput(KernelSet ks, int threads, float[] dy, int m, float[] w, int outF, int inF, float[] dx, bool accumulate) =>
+        MultiplyPacked(ks, threads, dy, 0, outF, 1, w, 0, inF, 1, dx, 0, inF, m, inF, outF, accumulate);
+
+    /// <summary>dW[outF, inF] += dY[m, outF]ᵀ·X[m, inF] (dY read transposed by the packing).</summary>
+    public static void BackwardWeight(KernelSet ks, int threads, float[] dy, float[] x, int m, int outF, int inF, float[] dw) =>
+        MultiplyPacked(ks, threads, dy, 0, 1, outF, x, 0, inF, 1, dw, 0, inF, outF, inF, m, accumulate: true);
 
     /// <summary>dst[c, r] = src[r, c] for a [rows, cols] matrix, in 32 × 32 blocks over threads.</summary>
     public static void Transpose(int threads, float[] src, int rows, int cols, float[] dst)

@@ -138,6 +138,17 @@ public abstract class KernelSet
     public abstract void GemmTile(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> w, int ldw, Span<float> c, int ldc, int m, int n, int k);
 
     /// <summary>
+    /// Strided fp32 GEMM for training: C[i, j] (+)= Σ_t A(i, t)·B(t, j) for i &lt; m, j &lt; n, t &lt; k, where
+    /// A(i, t) = a[i·aRowStride + t·aColStride] and B(t, j) = b[t·bRowStride + j·bColStride] (so either operand can be
+    /// read transposed in place) and C is row-major with row stride <paramref name="ldc"/>. Every output is one FMA
+    /// chain in k order, <c>acc = accumulate ? C[i, j] : 0; acc = fma(A(i, t), B(t, j), acc)</c> for t = 0, 1, …,
+    /// so all variants give the same bits as the scalar reference, whatever the shape, the output's place in a tile or
+    /// how callers split C. The vector variants pack both operands into register-tile panels (<c>PackedGemm</c>).
+    /// </summary>
+    public abstract void GemmPacked(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int bRowStride, int bColStride,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate);
+
+    /// <summary>
     /// Quantizes one activation row to Q8_0 blocks as llama.cpp does: per 32 values, d = amax/127 rounded to fp16
     /// (stored in <paramref name="scales"/> as float), q = round_half_even(x·127/amax).
     /// </summary>
@@ -179,6 +190,27 @@ public abstract class KernelSet
         if (n > 0 && (long)(n - 1) * ldw + k > wLength)
         {
             throw new ArgumentException($"W holds {wLength} values; n={n}, ldw={ldw}, k={k} need {(long)(n - 1) * ldw + k}.", "w");
+        }
+        if (m > 0 && n > 0 && (long)(m - 1) * ldc + n > cLength)
+        {
+            throw new ArgumentException($"C holds {cLength} values; m={m}, ldc={ldc}, n={n} need {(long)(m - 1) * ldc + n}.", "c");
+        }
+    }
+
+    private protected static void CheckGemmPacked(int aLength, int aRowStride, int aColStride, int bLength, int bRowStride, int bColStride,
+        int cLength, int ldc, int m, int n, int k)
+    {
+        if (m < 0 || n < 0 || k < 0 || aRowStride < 0 || aColStride < 0 || bRowStride < 0 || bColStride < 0 || ldc < n)
+        {
+            throw new ArgumentException($"GEMM shape m={m} n={n} k={k} with strides A ({aRowStride}, {aColStride}), B ({bRowStride}, {bColStride}), ldc={ldc} is invalid.");
+        }
+        if (m > 0 && k > 0 && (long)(m - 1) * aRowStride + (long)(k - 1) * aColStride + 1 > aLength)
+        {
+            throw new ArgumentException($"A holds {aLength} values; m={m}, k={k} with strides ({aRowStride}, {aColStride}) need {(long)(m - 1) * aRowStride + (long)(k - 1) * aColStride + 1}.", "a");
+        }
+        if (n > 0 && k > 0 && (long)(k - 1) * bRowStride + (long)(n - 1) * bColStride + 1 > bLength)
+        {
+            throw new ArgumentException($"B holds {bLength} values; k={k}, n={n} with strides ({bRowStride}, {bColStride}) need {(long)(k - 1) * bRowStride + (long)(n - 1) * bColStride + 1}.", "b");
         }
         if (m > 0 && n > 0 && (long)(m - 1) * ldc + n > cLength)
         {

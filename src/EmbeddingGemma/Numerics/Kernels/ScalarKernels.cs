@@ -239,6 +239,25 @@ public sealed class ScalarKernels : KernelSet
     }
 
     /// <inheritdoc/>
+    public override void GemmPacked(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int bRowStride, int bColStride,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate)
+    {
+        CheckGemmPacked(a.Length, aRowStride, aColStride, b.Length, bRowStride, bColStride, c.Length, ldc, m, n, k);
+        for (var i = 0; i < m; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                var s = accumulate ? c[i * ldc + j] : 0f;
+                for (var t = 0; t < k; t++)
+                {
+                    s = MathF.FusedMultiplyAdd(a[i * aRowStride + t * aColStride], b[t * bRowStride + j * bColStride], s);
+                }
+                c[i * ldc + j] = s;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
     public override void QuantizeRowQ8(ReadOnlySpan<float> x, Span<sbyte> quants, Span<float> scales)
     {
         if (x.Length % 32 != 0)

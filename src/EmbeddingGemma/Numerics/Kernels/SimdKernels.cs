@@ -478,6 +478,29 @@ internal sealed class SimdKernels<TOps, TVec> : KernelSet
         }
     }
 
+    /// <inheritdoc/>
+    public override void GemmPacked(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int bRowStride, int bColStride,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate)
+    {
+        CheckGemmPacked(a.Length, aRowStride, aColStride, b.Length, bRowStride, bColStride, c.Length, ldc, m, n, k);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+        if (k == 0)
+        {
+            if (!accumulate)
+            {
+                for (var i = 0; i < m; i++)
+                {
+                    c.Slice(i * ldc, n).Clear();
+                }
+            }
+            return;
+        }
+        PackedGemm<TOps, TVec>.Run(a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, m, n, k, accumulate);
+    }
+
     // Four rows × one column with independent accumulators: per output exactly Dot1's operations.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1(ref float a0, int lda, ref float w0, ref float c0, int ldc, int k)
