@@ -266,6 +266,9 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         {
             Threads = options.Threads,
             TrainEmbeddings = options.TrainEmbeddings,
+            // the trainer's live-token budget bounds every pass: the embedding pass too, so the workspace (and the
+            // activations kept per layer, sized by it) never exceeds the budget in two-pass mode
+            ChunkTokens = options.MaxLiveTokens,
             // LoRA trains adapters of the layer matrices: every layer's products are needed, frozen or not.
             FrozenLayers = options.LoraRank > 0 ? [] : options.FrozenLayers.ToArray(),
         };
@@ -537,6 +540,12 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
         }
         return (cos, sin, neg);
     }
+
+    /// <summary>Tokens the activation workspace holds room for (0 when none is allocated); for tests of the memory budget.</summary>
+    internal int WorkspaceTokens => _ws?.Capacity ?? 0;
+
+    /// <summary>Layers whose activations the workspace holds.</summary>
+    internal int WorkspaceLayers => _ws?.Layers.Count ?? 0;
 
     /// <inheritdoc/>
     public void ReleaseBuffers()

@@ -157,6 +157,36 @@ public sealed class TrainerTests
         Assert.All(Enumerable.Range(0, texts.Length), i => Assert.True(EmbeddingGemmaModel.Similarity(a[i], d[i]) > 0.99f));
     }
 
+    [Theory]
+    [InlineData(40)]      // 16 texts of ≥ 3 tokens each: two-pass, every pass within the budget
+    [InlineData(8192)]    // the whole batch in one pass, activations kept for the backward
+    public void LiveTokenBudgetBoundsTheEncodersWorkspaceAndTrainingReleasesIt(int budget)
+    {
+        string[] words = ["red", "green", "blue", "cat", "dog", "fish", "runs", "sleeps", "the", "big", "small", "house"];
+        var rng = new Random(11);
+        string S() => string.Join(' ', Enumerable.Range(0, rng.Next(2, 5)).Select(_ => words[rng.Next(words.Length)]));
+        var pairs = Enumerable.Range(0, 8).Select(i => new TrainingRow([S() + $" {i}", S() + $" p{i}"], null, $"p{i}")).ToList();
+        using var trainer = Training.Trainer.Load(Model.Folder, new TrainerOptions { BatchSize = 8, MaxSteps = 2, Loss = "mnrl", MaxLiveTokens = budget, Threads = 2 });
+        var encoder = Assert.IsType<Training.Fast.FastTrainableEncoder>(trainer.Encoder);
+        var seen = new List<(int Tokens, int Layers)>();
+        trainer.Train([new("p", TrainingDataKind.Pairs, pairs)], new SyncProgress(p =>
+        {
+            if (!p.EpochCompleted)
+            {
+                seen.Add((encoder.WorkspaceTokens, encoder.WorkspaceLayers));
+            }
+        }));
+        Assert.Equal(2, seen.Count);
+        var batchTokens = pairs.Sum(r => r.Texts.Sum(t => trainer.BaseModel.Tokenize(t, new EncodeOptions { Prompt = "" }).Ids.Length));
+        Assert.All(seen, x => Assert.True(x.Tokens > 0 && x.Tokens <= budget, $"workspace of {x.Tokens} tokens, budget {budget}"));
+        if (budget >= 8192)
+        {
+            Assert.All(seen, x => Assert.True(x.Tokens >= batchTokens, $"one pass holds the batch ({x.Tokens} < {batchTokens})"));
+        }
+        Assert.All(seen, x => Assert.Equal(Model.Config.NumHiddenLayers, x.Layers));
+        Assert.Equal(0, encoder.WorkspaceTokens);     // released when training ended
+    }
+
     private static double MaxDiff(float[] x, float[] y) => x.Zip(y, (p, q) => Math.Abs((double)p - q)).Max();
 
     [Fact]
