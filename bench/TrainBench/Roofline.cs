@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using EmbeddingGemma.Model;
+using EmbeddingGemma.Numerics.Kernels;
 
 namespace EmbeddingGemma.TrainBench;
 
@@ -67,60 +68,27 @@ internal static class Roofline
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Chains(long iterations, int width) => width switch
     {
-        512 => Chains512(iterations),
-        256 => Chains256(iterations),
-        _ => Chains128(iterations),
+        512 => Chains<Simd512, Vector512<float>>(iterations),
+        256 => Chains<Simd256, Vector256<float>>(iterations),
+        _ => Chains<Simd128, Vector128<float>>(iterations),
     };
 
     // 12 independent accumulators: enough to cover the FMA latency × throughput of current x86 cores
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Chains512(long n)
+    private static float Chains<TOps, TVec>(long n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        var a = Vector512.Create(1.0000001f);
-        var b = Vector512.Create(0.9999999f);
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
-            c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        var a = TOps.Create(1.0000001f);
+        var b = TOps.Create(0.9999999f);
+        TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero, c4 = TOps.Zero, c5 = TOps.Zero,
+            c6 = TOps.Zero, c7 = TOps.Zero, c8 = TOps.Zero, c9 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
         for (long i = 0; i < n; i++)
         {
-            c0 = Vector512.FusedMultiplyAdd(a, b, c0); c1 = Vector512.FusedMultiplyAdd(a, b, c1); c2 = Vector512.FusedMultiplyAdd(a, b, c2);
-            c3 = Vector512.FusedMultiplyAdd(a, b, c3); c4 = Vector512.FusedMultiplyAdd(a, b, c4); c5 = Vector512.FusedMultiplyAdd(a, b, c5);
-            c6 = Vector512.FusedMultiplyAdd(a, b, c6); c7 = Vector512.FusedMultiplyAdd(a, b, c7); c8 = Vector512.FusedMultiplyAdd(a, b, c8);
-            c9 = Vector512.FusedMultiplyAdd(a, b, c9); c10 = Vector512.FusedMultiplyAdd(a, b, c10); c11 = Vector512.FusedMultiplyAdd(a, b, c11);
+            c0 = TOps.Fma(a, b, c0); c1 = TOps.Fma(a, b, c1); c2 = TOps.Fma(a, b, c2);
+            c3 = TOps.Fma(a, b, c3); c4 = TOps.Fma(a, b, c4); c5 = TOps.Fma(a, b, c5);
+            c6 = TOps.Fma(a, b, c6); c7 = TOps.Fma(a, b, c7); c8 = TOps.Fma(a, b, c8);
+            c9 = TOps.Fma(a, b, c9); c10 = TOps.Fma(a, b, c10); c11 = TOps.Fma(a, b, c11);
         }
-        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Chains256(long n)
-    {
-        var a = Vector256.Create(1.0000001f);
-        var b = Vector256.Create(0.9999999f);
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
-            c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-        for (long i = 0; i < n; i++)
-        {
-            c0 = Vector256.FusedMultiplyAdd(a, b, c0); c1 = Vector256.FusedMultiplyAdd(a, b, c1); c2 = Vector256.FusedMultiplyAdd(a, b, c2);
-            c3 = Vector256.FusedMultiplyAdd(a, b, c3); c4 = Vector256.FusedMultiplyAdd(a, b, c4); c5 = Vector256.FusedMultiplyAdd(a, b, c5);
-            c6 = Vector256.FusedMultiplyAdd(a, b, c6); c7 = Vector256.FusedMultiplyAdd(a, b, c7); c8 = Vector256.FusedMultiplyAdd(a, b, c8);
-            c9 = Vector256.FusedMultiplyAdd(a, b, c9); c10 = Vector256.FusedMultiplyAdd(a, b, c10); c11 = Vector256.FusedMultiplyAdd(a, b, c11);
-        }
-        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Chains128(long n)
-    {
-        var a = Vector128.Create(1.0000001f);
-        var b = Vector128.Create(0.9999999f);
-        Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
-            c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-        for (long i = 0; i < n; i++)
-        {
-            c0 = Vector128.FusedMultiplyAdd(a, b, c0); c1 = Vector128.FusedMultiplyAdd(a, b, c1); c2 = Vector128.FusedMultiplyAdd(a, b, c2);
-            c3 = Vector128.FusedMultiplyAdd(a, b, c3); c4 = Vector128.FusedMultiplyAdd(a, b, c4); c5 = Vector128.FusedMultiplyAdd(a, b, c5);
-            c6 = Vector128.FusedMultiplyAdd(a, b, c6); c7 = Vector128.FusedMultiplyAdd(a, b, c7); c8 = Vector128.FusedMultiplyAdd(a, b, c8);
-            c9 = Vector128.FusedMultiplyAdd(a, b, c9); c10 = Vector128.FusedMultiplyAdd(a, b, c10); c11 = Vector128.FusedMultiplyAdd(a, b, c11);
-        }
-        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        var sum = TOps.Add(TOps.Add(TOps.Add(c0, c1), TOps.Add(c2, c3)), TOps.Add(TOps.Add(c4, c5), TOps.Add(c6, c7)));
+        return TOps.Sum(TOps.Add(sum, TOps.Add(TOps.Add(c8, c9), TOps.Add(c10, c11))));
     }
 }

@@ -69,15 +69,7 @@ internal static class FastAttention
         int group = heads / kvHeads, qStride = heads * hd, kvStride = kvHeads * hd;
         var sc = ThreadScratch;
         sc.Ensure(QB * group, hd, len);
-        // V of this head transposed: VT[c, t] = v[t, kvh, c]
-        for (var t = 0; t < len; t++)
-        {
-            var row = (off + t) * kvStride + kvh * hd;
-            for (var c = 0; c < hd; c++)
-            {
-                sc.VTrans[c * len + t] = v[row + c];
-            }
-        }
+        HeadTransposed(v, off, len, kvStride, kvh * hd, hd, sc.VTrans);
         for (var i0 = 0; i0 < len; i0 += QB)
         {
             var bq = Math.Min(QB, len - i0);
@@ -133,6 +125,19 @@ internal static class FastAttention
         }
     }
 
+    // One KV head of a sequence transposed: dst[c, t] = src[(off + t)·stride + col + c] for t < len, c < hd.
+    private static void HeadTransposed(float[] src, int off, int len, int stride, int col, int hd, float[] dst)
+    {
+        for (var t = 0; t < len; t++)
+        {
+            var row = (off + t) * stride + col;
+            for (var c = 0; c < hd; c++)
+            {
+                dst[c * len + t] = src[row + c];
+            }
+        }
+    }
+
     /// <summary>
     /// Backward of <see cref="Forward"/> for one sequence and KV head: writes dq (query heads of <paramref name="kvh"/>)
     /// and adds into dk, dv (this KV head's columns); the caller owns those slices for the duration.
@@ -143,14 +148,7 @@ internal static class FastAttention
         int group = heads / kvHeads, qStride = heads * hd, kvStride = kvHeads * hd;
         var sc = ThreadScratch;
         sc.Ensure(QB * group, hd, len);
-        for (var t = 0; t < len; t++)
-        {
-            var row = (off + t) * kvStride + kvh * hd;
-            for (var c = 0; c < hd; c++)
-            {
-                sc.KTrans[c * len + t] = k[row + c];
-            }
-        }
+        HeadTransposed(k, off, len, kvStride, kvh * hd, hd, sc.KTrans);
         for (var i0 = 0; i0 < len; i0 += QB)
         {
             var bq = Math.Min(QB, len - i0);

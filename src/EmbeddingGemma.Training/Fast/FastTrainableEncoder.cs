@@ -724,7 +724,7 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
     {
         var c = _c;
         int heads = c.NumAttentionHeads, kvHeads = c.NumKeyValueHeads, hd = c.HeadDim;
-        int qd = heads * hd, kvd = kvHeads * hd, half = hd / 2;
+        var half = hd / 2;
         var k = _k;
         var L = Layer(l);
         var (cos, sin, _) = _rope[c.LayerRopeTheta(l)];
@@ -738,30 +738,27 @@ public sealed class FastTrainableEncoder : ITrainableEncoder
                 var pos = ws.Position[r];
                 var cs = cos.AsSpan(pos * half, half);
                 var sn = sin.AsSpan(pos * half, half);
-                for (var head = 0; head < heads; head++)
-                {
-                    var x = a.Q.AsSpan(r * qd + head * hd, hd);
-                    var y = ws.Qr.AsSpan(r * qd + head * hd, hd);
-                    if (saveR)
-                    {
-                        a.RQ[r * heads + head] = InvRms(x);
-                    }
-                    k.RmsNorm(x, gq, eps, y);
-                    k.RopeNeox(y, cs, sn);
-                }
-                for (var head = 0; head < kvHeads; head++)
-                {
-                    var x = a.K.AsSpan(r * kvd + head * hd, hd);
-                    var y = ws.Kr.AsSpan(r * kvd + head * hd, hd);
-                    if (saveR)
-                    {
-                        a.RK[r * kvHeads + head] = InvRms(x);
-                    }
-                    k.RmsNorm(x, gk, eps, y);
-                    k.RopeNeox(y, cs, sn);
-                }
+                NormRope(r, a.Q, ws.Qr, a.RQ, heads, gq, cs, sn);
+                NormRope(r, a.K, ws.Kr, a.RK, kvHeads, gk, cs, sn);
             }
         });
+
+        // every head of token r: y = RoPE(RmsNorm(x; gain)), and the norm factor when asked
+        void NormRope(int r, float[] x, float[] y, float[] rs, int count, float[] gain, ReadOnlySpan<float> cs, ReadOnlySpan<float> sn)
+        {
+            for (var head = 0; head < count; head++)
+            {
+                var off = (r * count + head) * hd;
+                var xs = x.AsSpan(off, hd);
+                var ys = y.AsSpan(off, hd);
+                if (saveR)
+                {
+                    rs[r * count + head] = InvRms(xs);
+                }
+                k.RmsNorm(xs, gain, eps, ys);
+                k.RopeNeox(ys, cs, sn);
+            }
+        }
     }
 
     private float InvRms(ReadOnlySpan<float> x) => 1f / MathF.Sqrt(_k.Dot(x, x) / x.Length + (float)_c.RmsNormEps);

@@ -101,88 +101,46 @@ internal static class PackedGemm<TOps, TVec>
     }
 
     // B[t, j] = b[t·rs + j·cs] for t < kc, j < nc into panels of Nr columns: pb[(j/Nr)·kc·Nr + t·Nr + j%Nr], zero-padded.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(ref float b, int rs, int cs, int kc, int nc, ref float pb)
-    {
-        var nr = Nr;
-        var vectors = nr / W;
-        for (var j0 = 0; j0 < nc; j0 += nr)
-        {
-            var nn = Math.Min(nr, nc - j0);
-            ref var dst = ref Unsafe.Add(ref pb, (nint)j0 * kc);
-            ref var src = ref Unsafe.Add(ref b, (nint)j0 * cs);
-            if (cs == 1 && nn == nr)
-            {
-                for (var t = 0; t < kc; t++)
-                {
-                    ref var s = ref Unsafe.Add(ref src, (nint)t * rs);
-                    ref var d = ref Unsafe.Add(ref dst, (nint)t * nr);
-                    for (var v = 0; v < vectors; v++)
-                    {
-                        TOps.Store(TOps.Load(in s, (nuint)(v * W)), ref d, (nuint)(v * W));
-                    }
-                }
-                continue;
-            }
-            for (var j = 0; j < nr; j++)
-            {
-                if (j < nn)
-                {
-                    ref var s = ref Unsafe.Add(ref src, (nint)j * cs);
-                    for (var t = 0; t < kc; t++)
-                    {
-                        Unsafe.Add(ref dst, (nint)t * nr + j) = Unsafe.Add(ref s, (nint)t * rs);
-                    }
-                }
-                else
-                {
-                    for (var t = 0; t < kc; t++)
-                    {
-                        Unsafe.Add(ref dst, (nint)t * nr + j) = 0f;
-                    }
-                }
-            }
-        }
-    }
+    private static void PackB(ref float b, int rs, int cs, int kc, int nc, ref float pb) => PackPanels(ref b, cs, rs, nc, kc, Nr, ref pb);
 
     // A[i, t] = a[i·rs + t·cs] for i < mc, t < kc into panels of Mr rows: pa[(i/Mr)·kc·Mr + t·Mr + i%Mr], zero-padded.
+    private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float pa) => PackPanels(ref a, rs, cs, mc, kc, Mr, ref pa);
+
+    // X[l, t] = src[l·laneStride + t·kStride] for l < lanes, t < kc into panels of `width` lanes:
+    // dst[(l/width)·kc·width + t·width + l%width], the last panel zero-padded.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float pa)
+    private static void PackPanels(ref float src, int laneStride, int kStride, int lanes, int kc, int width, ref float dst)
     {
-        var mr = Mr;
-        for (var i0 = 0; i0 < mc; i0 += mr)
+        for (var l0 = 0; l0 < lanes; l0 += width)
         {
-            var mm = Math.Min(mr, mc - i0);
-            ref var dst = ref Unsafe.Add(ref pa, (nint)i0 * kc);
-            ref var src = ref Unsafe.Add(ref a, (nint)i0 * rs);
-            if (rs == 1 && mm == mr)
+            var count = Math.Min(width, lanes - l0);
+            ref var panel = ref Unsafe.Add(ref dst, (nint)l0 * kc);
+            ref var from = ref Unsafe.Add(ref src, (nint)l0 * laneStride);
+            if (laneStride == 1 && count == width)
             {
+                // the panel's lanes are contiguous in the source: one copy per k step
                 for (var t = 0; t < kc; t++)
                 {
-                    ref var s = ref Unsafe.Add(ref src, (nint)t * cs);
-                    ref var d = ref Unsafe.Add(ref dst, (nint)t * mr);
-                    for (var r = 0; r < mr; r++)
-                    {
-                        Unsafe.Add(ref d, r) = Unsafe.Add(ref s, r);
-                    }
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref from, (nint)t * kStride), width)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref panel, (nint)t * width), width));
                 }
                 continue;
             }
-            for (var r = 0; r < mr; r++)
+            for (var l = 0; l < width; l++)
             {
-                if (r < mm)
+                if (l < count)
                 {
-                    ref var s = ref Unsafe.Add(ref src, (nint)r * rs);
+                    ref var s = ref Unsafe.Add(ref from, (nint)l * laneStride);
                     for (var t = 0; t < kc; t++)
                     {
-                        Unsafe.Add(ref dst, (nint)t * mr + r) = Unsafe.Add(ref s, (nint)t * cs);
+                        Unsafe.Add(ref panel, (nint)t * width + l) = Unsafe.Add(ref s, (nint)t * kStride);
                     }
                 }
                 else
                 {
                     for (var t = 0; t < kc; t++)
                     {
-                        Unsafe.Add(ref dst, (nint)t * mr + r) = 0f;
+                        Unsafe.Add(ref panel, (nint)t * width + l) = 0f;
                     }
                 }
             }
